@@ -1,0 +1,1 @@
+"""One module per ``vocalis`` subcommand (see :mod:`engine.cli`)."""

@@ -1,0 +1,39 @@
+"""Shared fixtures. Every test runs with its own Vocalis home so that no user folder is touched."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+GOLDEN = SHARED / "golden"
+JAMENDO = SHARED / "data" / "jamendolyrics"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def vocalis_home(tmp_path_factory, monkeypatch):
+    """A fresh VOCALIS_HOME per test; the models folder is shared across the session so the embedded
+    Whisper model is reassembled once."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("VOCALIS_HOME", str(home))
+    monkeypatch.setenv("VOCALIS_MODELS", str(_session_models_dir(tmp_path_factory)))
+    return home
+
+
+_MODELS: Path | None = None
+
+
+def _session_models_dir(factory) -> Path:
+    global _MODELS
+    if _MODELS is None:
+        _MODELS = factory.mktemp("models")
+    return _MODELS
+
+
+def have(tool: str) -> bool:
+    return shutil.which(tool) is not None
