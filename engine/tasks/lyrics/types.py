@@ -1,0 +1,115 @@
+"""The public data of lyrics transcription: timed words and lines, the result, and the settings.
+
+The GUI's Lyrics panel, the CLI, batch and the evaluation all exchange these types, so they stay plain
+values (times in seconds from the start of the transcribed clip).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+
+from engine.settings import option
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float
+    end: float
+    text: str
+    probability: float = 1.0
+
+
+@dataclass(frozen=True)
+class LyricLine:
+    start: float
+    end: float
+    text: str
+    words: list[Word] = field(default_factory=list)
+
+    def shifted(self, seconds: float) -> "LyricLine":
+        """The same line moved by ``seconds`` (used when a selection is transcribed and put back in place)."""
+        return replace(self, start=self.start + seconds, end=self.end + seconds,
+                       words=[replace(w, start=w.start + seconds, end=w.end + seconds) for w in self.words])
+
+
+@dataclass(frozen=True)
+class Lyrics:
+    lines: list[LyricLine]
+    language: str = ""
+    model_id: str = ""
+    method: str = ""
+
+    @property
+    def text(self) -> str:
+        """One lyric line per text line: the hypothesis format the evaluation expects."""
+        return "\n".join(line.text for line in self.lines)
+
+
+class Segmentation(enum.Enum):
+    """How the song is cut into the windows Whisper hears."""
+
+    NATIVE = "native"              # Whisper's own sequential long-form loop (the baseline)
+    RMS_VAD = "rms-vad"            # the paper's energy VAD on the vocals (or the mix), packed ≤30 s windows
+    SILERO_VAD = "silero-vad"      # the learned Silero VAD bundled with faster-whisper, same packing
+    CONCATENATION = "concatenation"  # known line timings grouped into windows (the paper's short form)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class TranscribeFrom(enum.Enum):
+    """Which audio Whisper hears; segmentation always uses the vocals when there are any."""
+
+    MIX = "mix"
+    VOCALS = "vocals"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class LyricsSettings:
+    model: str = option("whisper-base", "Whisper model: a model-store id or a CTranslate2 model folder",
+                        label="Model")
+    device: str = option("auto", "where Whisper runs", choices=("auto", "cpu", "cuda"), label="Device")
+    compute_type: str = option("auto", "CTranslate2 compute type; auto = int8 on CPU, float16 on CUDA",
+                               choices=("auto", "int8", "int8_float16", "float16", "bfloat16", "float32"),
+                               label="Compute type")
+    language: str = option("auto", "language code (en, fr, es, ...) or auto to detect it", label="Language")
+    beam_size: int = option(5, "beam search width", minimum=1, maximum=20, label="Beam size")
+    best_of: int = option(5, "candidates sampled at a non-zero temperature", minimum=1, maximum=20,
+                          label="Best of")
+    temperatures: list[float] = option([0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+                                       "temperature fallback sequence (batched windows use the first)",
+                                       label="Temperatures")
+    initial_prompt: str = option("", "text that primes Whisper (names, spelling, style)",
+                                 label="Initial prompt")
+    word_timestamps: bool = option(True, "time every word (enhanced LRC, karaoke)", label="Word timestamps")
+    batch_size: int = option(8, "windows decoded together", minimum=1, maximum=64, label="Batch size")
+    segmentation: Segmentation = option(Segmentation.RMS_VAD, "how the song is cut into windows",
+                                        label="Segmentation")
+    separator: str = option("none", "vocal separator for segmentation: none, hdemucs or stem:PATH",
+                            label="Vocal separator")
+    transcribe_from: TranscribeFrom = option(TranscribeFrom.MIX, "audio Whisper hears: the mix or the vocals",
+                                             label="Transcribe from")
+    line_timings: str = option("", "LRC or CSV file with line times (for concatenation)",
+                               label="Line timings")
+    vad_onset: float = option(0.1, "RMS-VAD: speech starts above this fraction of the peak RMS",
+                              minimum=0.0, maximum=1.0, label="VAD onset")
+    vad_offset: float = option(0.1, "RMS-VAD: speech ends below this fraction of the peak RMS",
+                               minimum=0.0, maximum=1.0, label="VAD offset")
+    silero_threshold: float = option(0.5, "Silero VAD speech probability threshold", minimum=0.0, maximum=1.0,
+                                     label="Silero threshold")
+    min_silence_ms: int = option(1000, "a silence must last this long to end a segment", minimum=0,
+                                 label="Min silence (ms)")
+    speech_pad_ms: int = option(200, "padding added on each side of a segment", minimum=0,
+                                label="Speech pad (ms)")
+    max_segment_s: float = option(30.0, "longest VAD segment before it is split", minimum=1.0, maximum=30.0,
+                                  label="Max segment (s)")
+    window_s: float = option(30.0, "longest window Whisper hears (segments are packed up to this)",
+                             minimum=1.0, maximum=30.0, label="Window (s)")
+    max_line_gap_s: float = option(7.0, "concatenation: a longer gap between lines starts a new run",
+                                   minimum=0.0, label="Max line gap (s)")
+    line_pad_s: float = option(0.5, "concatenation: padding around each known line", minimum=0.0,
+                               label="Line pad (s)")
