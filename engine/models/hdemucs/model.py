@@ -1,0 +1,33 @@
+"""Hybrid Demucs (torchaudio's ``hdemucs_high``) and the layout of its official checkpoint.
+
+torchaudio publishes the weights of ``HDEMUCS_HIGH_MUSDB_PLUS`` as ``hdemucs_high_trained.pt`` (and the
+MUSDB-only variant as ``hdemucs_high_musdbhq_only.pt``): a plain ``torch.save`` of the module's state dict,
+sources ordered drums, bass, other, vocals, stereo at 44.1 kHz. Reading it needs no pickled code, so it
+goes through :func:`engine.models.checkpoint.read_tensors` like every other checkpoint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torchaudio.models import HDemucs, hdemucs_high
+
+from engine.models.checkpoint import load_strict, read_tensors
+
+SOURCES = ("drums", "bass", "other", "vocals")
+SAMPLE_RATE = 44100
+AUDIO_CHANNELS = 2
+CHECKPOINT_FILES = ("hdemucs_high_trained.pt", "hdemucs_high_musdbhq_only.pt")
+
+
+def build_model() -> HDemucs:
+    """The untrained architecture the official checkpoints were saved from."""
+    return hdemucs_high(sources=list(SOURCES))
+
+
+def load_model(checkpoint: str | Path, device: str | torch.device = "cpu") -> HDemucs:
+    """Build ``hdemucs_high`` and fill it strictly from ``checkpoint``; returns it in eval mode on ``device``."""
+    model = build_model()
+    load_strict(model, read_tensors(checkpoint), source=checkpoint)
+    return model.eval().to(device)
