@@ -1,0 +1,126 @@
+"""One track of the editor: a header (name, format, mute, close) above the waveform and the spectrogram of
+one clip, all following the window's shared time axis and selection."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+
+from engine.audio.clip import Clip
+from gui.views import style
+from gui.views.ruler import format_time
+from gui.views.timeline import SelectionModel, TimeAxis
+from gui.views.waveform import WaveformView
+
+
+class _Header(QFrame):
+    """Name and format of the track, with mute and close buttons; a click on it selects the track."""
+
+    pressed = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setAutoFillBackground(True)
+        self.name_label = QLabel()
+        self.name_label.setStyleSheet("font-weight: bold")
+        self.info_label = QLabel()
+        self.mute_button = QToolButton()
+        self.mute_button.setText("M")
+        self.mute_button.setCheckable(True)
+        self.mute_button.setToolTip("Mute this track during playback")
+        self.close_button = QToolButton()
+        self.close_button.setText("✕")
+        self.close_button.setToolTip("Close this track")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 2, 2, 2)
+        layout.addWidget(self.name_label)
+        layout.addWidget(self.info_label, 1)
+        layout.addWidget(self.mute_button)
+        layout.addWidget(self.close_button)
+        self.set_current(False)
+
+    def set_current(self, current: bool) -> None:
+        colour = style.HEADER_BACKGROUND.lighter(150 if current else 100)
+        self.setStyleSheet(f"_Header {{ background: {colour.name()}; }} QLabel {{ color: #e6e8ee; }}")
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.pressed.emit()
+        super().mousePressEvent(event)
+
+
+class TrackView(QWidget):
+    """Header + waveform + spectrogram of one :class:`Clip`.
+
+    Signals: ``activated`` when the user clicks anywhere on the track (it becomes the current track),
+    ``closeRequested`` from the close button, ``muteChanged(bool)``, ``seekRequested(seconds)`` when a
+    plain click in a view asks to move the play head.
+    """
+
+    activated = Signal()
+    closeRequested = Signal()
+    muteChanged = Signal(bool)
+    seekRequested = Signal(float)
+
+    def __init__(self, clip: Clip, axis: TimeAxis, selection: SelectionModel, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.axis = axis
+        self.selection = selection
+        self.clip = clip
+        self.follow_cursor = True  # page the view along when the play head leaves it
+        self.header = _Header()
+        self.waveform = WaveformView(clip, axis, selection)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 4)
+        layout.setSpacing(1)
+        layout.addWidget(self.header)
+        layout.addWidget(self.waveform, 1)
+        self.header.pressed.connect(self.activated)
+        self.header.close_button.clicked.connect(self.closeRequested)
+        self.header.mute_button.toggled.connect(self.muteChanged)
+        for view in self.views:
+            view.pressed.connect(self.activated)
+            view.seekRequested.connect(self.seekRequested)
+        self.set_clip(clip)
+
+    @property
+    def views(self) -> list:
+        return [self.waveform]
+
+    @property
+    def muted(self) -> bool:
+        return self.header.mute_button.isChecked()
+
+    def set_clip(self, clip: Clip) -> None:
+        """Show ``clip`` (a new recording, an edit, an undo); the views recompute in the background."""
+        self.clip = clip
+        self.header.name_label.setText(clip.name or "untitled")
+        channels = {1: "mono", 2: "stereo"}.get(clip.channels, f"{clip.channels} ch")
+        self.header.info_label.setText(
+            f"{channels} · {clip.sample_rate} Hz · {format_time(clip.duration, 3, clip.duration >= 3600)}")
+        self.header.setToolTip(str(clip.source) if clip.source else "")
+        self.axis.include_duration(clip.duration)
+        self.waveform.set_clip(clip)
+
+    def set_cursor(self, seconds: float) -> None:
+        """Move the play head (shared by all tracks on the axis); follows it off-screen if enabled."""
+        self.axis.set_cursor(seconds)
+        if self.follow_cursor:
+            self.axis.ensure_visible(seconds)
+
+    def set_current(self, current: bool) -> None:
+        """Highlight the header of the current track."""
+        self.header.set_current(current)
+
+    def add_regions(self, regions: list[tuple[float, float, str]]) -> None:
+        """Show more labelled time regions (lyric lines) over the views."""
+        for view in self.views:
+            view.set_regions(view.regions + list(regions))
+
+    def clear_regions(self) -> None:
+        for view in self.views:
+            view.set_regions([])
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self.activated.emit()
+        super().mousePressEvent(event)
