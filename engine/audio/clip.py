@@ -50,6 +50,12 @@ class Clip:
         """A new clip with other samples (and optionally rate), keeping source and name."""
         return replace(self, samples=samples, sample_rate=self.sample_rate if sample_rate is None else sample_rate)
 
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Frames ``start..stop`` (clipped to the clip) as a view; an open file answers the same call
+        (``engine.audio.io.AudioStream.read``), so spectrogram tiles work on either."""
+        start = min(max(0, int(start)), self.frames)
+        return self.samples[:, start:max(start, min(self.frames, int(stop)))]
+
     def mono(self) -> np.ndarray:
         """The channel mean as a 1-D float32 array (what mono models take)."""
         return self.samples.mean(axis=0, dtype=np.float32) if self.channels > 1 else self.samples[0]
