@@ -1,0 +1,81 @@
+"""The registry of file tasks: every task that turns one input file into output files registers a
+:class:`FileTask` here, and the CLI, batch and the GUI's Batch panel find it by name.
+
+A file task is a pure function of (input file, settings) → output files, so any executor (the local one in
+:mod:`engine.jobs.batch`, or a distributed one later) can run it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from engine.errors import BadInputError
+
+# What the batch walk includes by default: the formats libsndfile and the decoders behind engine.audio read.
+AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif",
+                                     ".aiff", ".wma", ".webm")
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """One task that works file → files (see docs/architecture.md, "File tasks")."""
+
+    name: str
+    help: str
+    settings_type: type
+    # (input_path, output_stem, settings, progress, cancel) -> list[Path]; writes each output atomically.
+    process_file: Callable[..., list[Path]]
+    # (output_stem, settings) -> list[Path]: every file a complete run writes.
+    output_names: Callable[[Path, Any], list[Path]]
+    # Lower-case suffixes the batch walk includes by default.
+    input_extensions: tuple[str, ...] = AUDIO_EXTENSIONS
+    # (input_path, settings) -> prepared input: the CPU part (decode, resample). When given, batch runs it
+    # for the next file on a prefetch thread while this one is processed, and passes the result to
+    # process_file as the keyword ``prepared`` (process_file prepares the input itself when it is None).
+    prepare: Callable[[Path, Any], Any] | None = None
+    # Name of the settings field holding the device ("cpu", "cuda", "auto", ...); batch serialises the
+    # work of tasks that run on the same device. None for tasks that use no accelerator.
+    device_field: str | None = None
+
+
+_TASKS: dict[str, FileTask] = {}
+
+
+def register(task: FileTask) -> FileTask:
+    """Add ``task`` (task modules call this at import). Registering the same name twice replaces it, so a
+    module reloaded in a session does not fail."""
+    _TASKS[task.name] = task
+    return task
+
+
+def _import_task_modules() -> None:
+    from engine import tasks
+
+    for info in pkgutil.iter_modules(tasks.__path__):
+        if info.name != "registry" and not info.name.startswith("_"):
+            importlib.import_module(f"engine.tasks.{info.name}")
+
+
+def all_tasks() -> dict[str, FileTask]:
+    """Every registered file task by name, after importing every module of :mod:`engine.tasks`."""
+    _import_task_modules()
+    return dict(sorted(_TASKS.items()))
+
+
+def get(name: str) -> FileTask:
+    """The file task called ``name``; a :class:`BadInputError` listing the known ones otherwise."""
+    if name not in _TASKS:
+        importlib.import_module("engine.tasks")
+        try:
+            importlib.import_module(f"engine.tasks.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"engine.tasks.{name}":
+                raise
+    if name not in _TASKS:
+        known = ", ".join(all_tasks()) or "none"
+        raise BadInputError(None, f"unknown task {name!r} (known tasks: {known})")
+    return _TASKS[name]
