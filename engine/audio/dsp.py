@@ -8,7 +8,7 @@ from what a person selected or combined.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 import librosa
 import numpy as np
@@ -56,16 +56,31 @@ def _dbfs(amplitude: float) -> float:
     return float(20.0 * np.log10(amplitude)) if amplitude > 0 else float("-inf")
 
 
+def block_levels(blocks: Iterable[np.ndarray]) -> tuple[float, float]:
+    """(peak dBFS, RMS dBFS) over float32 ``(channels, n)`` blocks, so a file can be measured while it
+    streams past instead of being loaded (squares are summed in float64 to stay exact over hours)."""
+    peak, squares, count = 0.0, 0.0, 0
+    for block in blocks:
+        if block.size:
+            peak = max(peak, float(np.max(np.abs(block))))
+            squares += float(np.sum(np.square(block, dtype=np.float64)))
+            count += block.size
+    return _dbfs(peak), (_dbfs(float(np.sqrt(squares / count))) if count else float("-inf"))
+
+
+def _column_blocks(clip: Clip, frames: int = 1 << 16) -> Iterator[np.ndarray]:
+    for first in range(0, clip.frames, frames):
+        yield clip.samples[:, first:first + frames]
+
+
 def peak_dbfs(clip: Clip) -> float:
     """The largest absolute sample in dB relative to full scale (-inf for silence)."""
-    return _dbfs(float(np.max(np.abs(clip.samples))) if clip.frames else 0.0)
+    return block_levels(_column_blocks(clip))[0]
 
 
 def rms_dbfs(clip: Clip) -> float:
     """Root mean square over all channels in dBFS (a full-scale sine reads -3.01 dB; -inf for silence)."""
-    if not clip.frames:
-        return float("-inf")
-    return _dbfs(float(np.sqrt(np.mean(np.square(clip.samples, dtype=np.float64)))))
+    return block_levels(_column_blocks(clip))[1]
 
 
 def loudness_lufs(clip: Clip) -> float:

@@ -1,0 +1,134 @@
+"""Spectrograms in tiles: any range of STFT columns is computed on its own from just the samples it
+covers, so a view can draw a one-hour file progressively, tile by tile, without an up-front pass.
+
+Column ``c`` is the window centred on frame ``c * hop``; samples before the start and after the end of the
+audio count as zeros. Because each column depends only on its own window, and the dB reference is a
+fixed full scale (a full-scale sine peaks at 0 dB) rather than the loudest value seen, tiles placed side
+by side equal the spectrogram of the whole file. Values are floored at ``floor_db``.
+
+The cost is per column, not per second of audio: an overview of a long file uses a tiler whose ``hop`` is
+about ``frames / pixels`` and computes just the columns on screen.
+
+A source is anything with ``frames``, ``channels``, ``sample_rate`` and ``read(start, stop)``: a loaded
+:class:`~engine.audio.clip.Clip` or an open :class:`~engine.audio.io.AudioStream`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator, Protocol
+
+import librosa
+import numpy as np
+import torch
+
+from engine.errors import BadInputError
+from engine.jobs import CancelToken
+from engine.settings import option
+
+SCALES = ("linear", "mel")
+
+
+class FrameSource(Protocol):
+    frames: int
+    channels: int
+    sample_rate: int
+
+    def read(self, start: int, stop: int) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class SpectrogramSettings:
+    scale: str = option("linear", "frequency axis: linear STFT bins or mel bands", choices=SCALES)
+    n_fft: int = option(2048, "window length in samples (frequency resolution)", minimum=16, maximum=65536)
+    hop: int = option(512, "samples between columns (time resolution)", minimum=1, maximum=65536)
+    n_mels: int = option(128, "mel bands (mel scale only)", minimum=8, maximum=512)
+    floor_db: float = option(-120.0, "lowest level shown, dB relative to full scale", maximum=-1.0)
+
+
+class SpectrogramTiler:
+    """Computes dB spectrogram tiles of one source (one channel, or the mix of all channels)."""
+
+    def __init__(self, source: FrameSource, settings: SpectrogramSettings = SpectrogramSettings(),
+                 channel: int | None = None):
+        if settings.scale not in SCALES:
+            raise BadInputError(None, f"spectrogram scale must be one of {SCALES}, got {settings.scale!r}")
+        if channel is not None and not 0 <= channel < source.channels:
+            raise BadInputError(None, f"channel {channel + 1} does not exist (the audio has {source.channels})")
+        self.source = source
+        self.settings = settings
+        self.channel = channel
+        self.columns = 1 + source.frames // settings.hop
+        self._window = torch.hann_window(settings.n_fft, periodic=True, dtype=torch.float64)
+        # A full-scale sine reaches amplitude sum(window)/2 in its bin; scale that to 1 (0 dB).
+        self._full_scale = 2.0 / float(self._window.sum())
+        self._mel = None
+        if settings.scale == "mel":
+            # Triangles of height 1 (no area normalisation), so a full-scale sine at a band centre reads 0 dB.
+            self._mel = torch.from_numpy(librosa.filters.mel(sr=source.sample_rate, n_fft=settings.n_fft,
+                                                             n_mels=settings.n_mels, htk=True, norm=None,
+                                                             dtype=np.float64))
+
+    @property
+    def bins(self) -> int:
+        return self.settings.n_mels if self._mel is not None else self.settings.n_fft // 2 + 1
+
+    def frequencies(self) -> np.ndarray:
+        """Centre frequency in Hz of each row (STFT bin, or mel band)."""
+        rate = self.source.sample_rate
+        if self._mel is None:
+            return np.fft.rfftfreq(self.settings.n_fft, 1.0 / rate)
+        return librosa.mel_frequencies(self.settings.n_mels + 2, fmin=0.0, fmax=rate / 2, htk=True)[1:-1]
+
+    def column_frame(self, column: int) -> int:
+        """The frame a column is centred on."""
+        return column * self.settings.hop
+
+    def column_at(self, frame: int) -> int:
+        """The column whose window is centred nearest to ``frame``."""
+        return min(self.columns - 1, max(0, int(round(frame / self.settings.hop))))
+
+    def tile(self, first_column: int, end_column: int) -> np.ndarray:
+        """dB values, float32 ``(bins, end_column - first_column)``, reading only the frames these
+        columns' windows cover."""
+        first_column, end_column = max(0, first_column), min(self.columns, end_column)
+        if end_column <= first_column:
+            return np.zeros((self.bins, 0), dtype=np.float32)
+        hop, n_fft = self.settings.hop, self.settings.n_fft
+        start = first_column * hop - n_fft // 2
+        stop = (end_column - 1) * hop - n_fft // 2 + n_fft
+        block = self.source.read(max(0, start), min(self.source.frames, stop))
+        signal = block.mean(axis=0) if self.channel is None else block[self.channel]
+        signal = np.pad(signal.astype(np.float64), (max(0, -start), stop - start - len(signal) - max(0, -start)))
+        with torch.inference_mode():
+            spectrum = torch.stft(torch.from_numpy(signal), n_fft, hop, window=self._window, center=False,
+                                  return_complex=True).abs()
+            spectrum = spectrum * self._full_scale
+            if self._mel is None:
+                decibels = 20.0 * torch.log10(spectrum.clamp_min(1e-30))
+            else:
+                decibels = 10.0 * torch.log10((self._mel @ spectrum.square()).clamp_min(1e-60))
+        return decibels.clamp_min(self.settings.floor_db).to(torch.float32).numpy()
+
+    def tiles(self, tile_columns: int = 1024, first_column: int = 0,
+              end_column: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """``(first column, tile)`` pairs covering a column range, for progressive drawing."""
+        end_column = self.columns if end_column is None else min(self.columns, end_column)
+        for first in range(first_column, end_column, tile_columns):
+            yield first, self.tile(first, min(end_column, first + tile_columns))
+
+
+def spectrogram(source: FrameSource, settings: SpectrogramSettings = SpectrogramSettings(), *,
+                channel: int | None = None, tile_columns: int = 1024,
+                progress: Callable[[float, str], None] | None = None,
+                cancel: CancelToken | None = None) -> np.ndarray:
+    """The whole dB spectrogram ``(bins, columns)``, computed tile by tile (cancellable between tiles)."""
+    tiler = SpectrogramTiler(source, settings, channel)
+    out = np.empty((tiler.bins, tiler.columns), dtype=np.float32)
+    for first, tile in tiler.tiles(tile_columns):
+        if cancel is not None:
+            cancel.check()
+        out[:, first:first + tile.shape[1]] = tile
+        if progress is not None:
+            progress((first + tile.shape[1]) / tiler.columns, "spectrogram")
+    return out
