@@ -35,6 +35,10 @@ class ModelLoadError(VocalisError):
     """A checkpoint does not fit the architecture (missing/unexpected keys, wrong shapes, unsafe pickle)."""
 
 
+class DownloadError(VocalisError):
+    """A model download failed (offline, proxy, not found on the hub); says what to try instead."""
+
+
 class DeviceOutOfMemoryError(VocalisError):
     """The device ran out of memory; the message suggests smaller chunks or the CPU."""
 
