@@ -8,10 +8,24 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from engine.audio.clip import Clip
+from engine.audio.peaks import PeakPyramid
+from engine.jobs import CancelToken, Job, Progress
 from gui.views import style
+from gui.views.background import run_in_background
 from gui.views.ruler import format_time
 from gui.views.timeline import SelectionModel, TimeAxis
 from gui.views.waveform import WaveformView
+
+
+SYNC_PEAKS_MAX_SAMPLES = 1 << 22
+"""Clips up to this many samples (all channels; ~50 s of 44.1 kHz stereo) get their peak pyramid on the
+spot, in a few milliseconds; longer ones get it from a background job so opening never stalls the UI."""
+
+
+def build_peaks(clip: Clip, progress: Progress, cancel: CancelToken) -> PeakPyramid:
+    """Job body: the waveform pyramid of ``clip``."""
+    progress(0.0, f"waveform overview of {clip.name or 'clip'}")
+    return PeakPyramid.from_clip(clip)
 
 
 class _Header(QFrame):
@@ -68,6 +82,7 @@ class TrackView(QWidget):
         self.selection = selection
         self.clip = clip
         self.follow_cursor = True  # page the view along when the play head leaves it
+        self._peaks_job: Job | None = None
         self.header = _Header()
         self.waveform = WaveformView(clip, axis, selection)
         layout = QVBoxLayout(self)
@@ -100,7 +115,25 @@ class TrackView(QWidget):
             f"{channels} · {clip.sample_rate} Hz · {format_time(clip.duration, 3, clip.duration >= 3600)}")
         self.header.setToolTip(str(clip.source) if clip.source else "")
         self.axis.include_duration(clip.duration)
-        self.waveform.set_clip(clip)
+        if self._peaks_job is not None:
+            self._peaks_job.cancel()
+            self._peaks_job = None
+        if clip.samples.size <= SYNC_PEAKS_MAX_SAMPLES:
+            self.waveform.set_clip(clip, PeakPyramid.from_clip(clip))
+        else:
+            self.waveform.set_clip(clip)
+            self._peaks_job = run_in_background(build_peaks, clip, name="waveform overview",
+                                                on_result=lambda peaks, shown=clip: self._peaks_ready(shown, peaks))
+
+    def _peaks_ready(self, clip: Clip, peaks: PeakPyramid) -> None:
+        if clip is self.clip:  # an edit may have replaced the clip while its pyramid was computed
+            self._peaks_job = None
+            self.waveform.set_peaks(peaks)
+
+    @property
+    def busy(self) -> bool:
+        """True while a view still waits for background work (the overview or spectrogram tiles)."""
+        return self._peaks_job is not None
 
     def set_cursor(self, seconds: float) -> None:
         """Move the play head (shared by all tracks on the axis); follows it off-screen if enabled."""

@@ -1,9 +1,9 @@
 """The waveform view: one lane per channel showing min/max per pixel column, or the samples themselves
 as a line when zoomed in far enough to see them.
 
-Zoomed out, the min/max come from the peak pyramid (computed off the UI thread by the track), so drawing
-an hour costs the same as drawing a second: a few thousand blocks reduced with ``numpy.minimum.reduceat``
-and rasterised into an image with one vectorised mask per lane.
+The min/max per column come from the clip's peak pyramid (built off the UI thread by the track for long
+clips), so drawing an hour costs the same as drawing a second; they are rasterised into an image with one
+vectorised mask per lane instead of thousands of line calls.
 """
 
 from __future__ import annotations
@@ -14,45 +14,13 @@ from PySide6.QtGui import QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QWidget
 
 from engine.audio.clip import Clip
+from engine.audio.peaks import PeakPyramid
 from gui.views import style
 from gui.views.base import TimelineView
 from gui.views.timeline import SelectionModel, TimeAxis
 
-RAW_FRAMES_BUDGET = 1 << 22
-"""Visible ranges up to this many frames are reduced straight from the samples (a few ms); longer ones
-need the peak pyramid."""
 SAMPLE_LINE_MAX_FRAMES_PER_PX = 1.0  # below this the samples are drawn as a connected line
 SAMPLE_DOTS_MAX_FRAMES_PER_PX = 0.2  # below this each sample also gets a dot
-
-
-def column_min_max(mins: np.ndarray, maxs: np.ndarray, block: int, first_frame: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Reduce per-block minima/maxima (``(channels, blocks)``, ``block`` frames each) to one min/max per
-    pixel column, column ``i`` covering frames ``first_frame[i] .. first_frame[i + 1]``.
-
-    Returns ``(col_min, col_max, valid)`` where ``valid`` marks columns that overlap the data.
-    """
-    blocks = mins.shape[1]
-    columns = len(first_frame) - 1
-    starts = np.floor_divide(first_frame[:-1], block)
-    ends = -np.floor_divide(-first_frame[1:], block)  # ceil: a partly covered block still counts
-    valid = (ends > 0) & (starts < blocks) & (blocks > 0)
-    col_min = np.zeros((mins.shape[0], columns), np.float32)
-    col_max = np.zeros_like(col_min)
-    if not valid.any():
-        return col_min, col_max, valid
-    starts = np.clip(starts, 0, blocks - 1)
-    # reduceat reduces [index_i, index_{i+1}); a column whose start equals the next start still gets
-    # the block it sits in, which is the right value when a block is wider than a pixel.
-    idx = starts[valid]
-    col_min[:, valid] = np.minimum.reduceat(mins, idx, axis=1)
-    col_max[:, valid] = np.maximum.reduceat(maxs, idx, axis=1)
-    # reduceat runs each segment to the next index; the last valid column must stop at its own end.
-    last = np.flatnonzero(valid)[-1]
-    end = int(min(max(ends[last], starts[last] + 1), blocks))
-    col_min[:, last] = mins[:, starts[last]:end].min(axis=1)
-    col_max[:, last] = maxs[:, starts[last]:end].max(axis=1)
-    return col_min, col_max, valid
 
 
 def _argb(color) -> np.uint32:
@@ -60,21 +28,21 @@ def _argb(color) -> np.uint32:
 
 
 class WaveformView(TimelineView):
-    """Draws a :class:`Clip` along the shared axis; ``set_peaks`` hands it the clip's peak pyramid."""
+    """Draws a :class:`Clip` along the shared axis from its :class:`PeakPyramid` (``set_peaks``)."""
 
     def __init__(self, clip: Clip, axis: TimeAxis, selection: SelectionModel, parent: QWidget | None = None):
         super().__init__(axis, selection, parent)
         self.clip = clip
-        self.peaks = None
+        self.peaks: PeakPyramid | None = None
         self.setMinimumHeight(80)
 
-    def set_clip(self, clip: Clip, peaks=None) -> None:
+    def set_clip(self, clip: Clip, peaks: PeakPyramid | None = None) -> None:
         """Show another clip (an edit or undo); ``peaks`` is its pyramid if already known."""
         self.clip = clip
         self.peaks = peaks
         self.invalidate()
 
-    def set_peaks(self, peaks) -> None:
+    def set_peaks(self, peaks: PeakPyramid) -> None:
         self.peaks = peaks
         self.invalidate()
 
@@ -108,37 +76,34 @@ class WaveformView(TimelineView):
             painter.end()
         return image
 
-    def _column_frames(self, width: int) -> np.ndarray:
-        edges = self.axis.start_s + np.arange(width + 1) * (self.axis.span_s / width)
-        return np.floor(edges * self.clip.sample_rate).astype(np.int64)
-
-    def _envelope(self, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Per-column (min, max, valid) for the visible range, or None while the pyramid is pending."""
-        edges = self._column_frames(width)
-        visible_frames = int(min(edges[-1], self.clip.frames) - max(edges[0], 0))
-        frames_per_px = max(1.0, self.frames_per_pixel(width))
-        if visible_frames <= RAW_FRAMES_BUDGET:
-            samples = self.clip.samples
-            return column_min_max(samples, samples, 1, edges)
+    def _envelope(self, width: int) -> tuple[np.ndarray, np.ndarray, int, int] | None:
+        """``(minima, maxima, x0, x1)`` for the pixel columns ``x0..x1`` that show audio (a shorter track
+        on a longer axis leaves the rest empty), or None while the pyramid is still being computed."""
         if self.peaks is None:
             return None
-        mins, maxs, block = self.peaks.level_for(frames_per_px)
-        return column_min_max(mins, maxs, block, edges)
+        rate, frames = self.clip.sample_rate, self.clip.frames
+        x0 = max(0, int(np.floor(self.axis.time_to_x(0.0, width))))
+        x1 = min(width, int(np.ceil(self.axis.time_to_x(frames / rate, width))))
+        x1 = max(x0, x1)
+        first = int(np.floor(self.axis.x_to_time(x0, width) * rate))
+        last = int(np.ceil(self.axis.x_to_time(x1, width) * rate))
+        minima, maxima = self.peaks.peaks_for_range(first, last, x1 - x0)  # zero columns: empty arrays
+        return minima, maxima, x0, x1
 
     @staticmethod
-    def _rasterise(pixels: np.ndarray, lanes: list[tuple[int, int]], col_min: np.ndarray, col_max: np.ndarray,
-                   valid: np.ndarray) -> None:
+    def _rasterise(pixels: np.ndarray, lanes: list[tuple[int, int]], minima: np.ndarray, maxima: np.ndarray,
+                   x0: int, x1: int) -> None:
         colour = _argb(style.WAVEFORM)
         for channel, (top, bottom) in enumerate(lanes):
             half = (bottom - top) / 2
             centre = top + half
             scale = half * 0.95
-            upper = np.floor(centre - np.clip(col_max[channel], -1, 1) * scale).astype(np.int32)
-            lower = np.ceil(centre - np.clip(col_min[channel], -1, 1) * scale).astype(np.int32)
+            upper = np.floor(centre - np.clip(maxima[channel], -1, 1) * scale).astype(np.int32)
+            lower = np.ceil(centre - np.clip(minima[channel], -1, 1) * scale).astype(np.int32)
             lower = np.maximum(lower, upper + 1)  # silence still shows a one-pixel line
             rows = np.arange(top, bottom, dtype=np.int32)[:, None]
-            mask = (rows >= upper[None, :]) & (rows < lower[None, :]) & valid[None, :]
-            pixels[top:bottom][mask] = colour
+            mask = (rows >= upper[None, :]) & (rows < lower[None, :])
+            pixels[top:bottom, x0:x1][mask] = colour
 
     def _draw_samples(self, image: QImage, lanes: list[tuple[int, int]], frames_per_px: float) -> None:
         """Zoomed in past one sample per pixel: connect the samples, and dot them when they are far apart."""

@@ -1,0 +1,321 @@
+"""Track views with real clips, offscreen: what is drawn, and how mouse, wheel and keys move the shared
+time axis and selection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QColor, QWheelEvent
+from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
+
+from engine.audio.clip import Clip
+from gui.views import SelectionModel, TimeAxis, TimeRuler, TrackView, style
+from gui.views.ruler import decimals_for, format_time, tick_step
+from gui.views.track import SYNC_PEAKS_MAX_SAMPLES
+from tests.synth import speak, tone
+
+RATE = 16000
+WIDTH, HEIGHT = 800, 360
+
+
+def tone_then_silence(freq: float = 1000.0, seconds: float = 4.0, channels: int = 1) -> Clip:
+    """A tone in the first half and digital silence in the second, so drawn and empty areas are known."""
+    half = tone(freq, seconds / 2, RATE, amplitude=0.8)
+    mono = np.concatenate([half, np.zeros_like(half)])
+    return Clip(np.stack([mono * (0.5 ** c) for c in range(channels)]), RATE, name="tone")
+
+
+def make_track(qtbot, clip: Clip, axis: TimeAxis | None = None, selection: SelectionModel | None = None
+               ) -> TrackView:
+    track = TrackView(clip, axis or TimeAxis(), selection or SelectionModel())
+    qtbot.addWidget(track)
+    track.resize(WIDTH, HEIGHT)
+    track.show()
+    qtbot.waitExposed(track)
+    return track
+
+
+def pixel(image, x: int, y: int) -> QColor:
+    return QColor(image.pixel(x, y))
+
+
+def column_has(image, x: int, colour: QColor, rows: range) -> bool:
+    return any(pixel(image, x, y) == colour for y in rows)
+
+
+def wheel(widget: QWidget, x: float, notches_y: float = 0.0, notches_x: float = 0.0,
+          modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    pos = QPointF(x, widget.height() / 2)
+    event = QWheelEvent(pos, QPointF(widget.mapToGlobal(pos)), QPoint(0, 0),
+                        QPoint(round(notches_x * 120), round(notches_y * 120)), Qt.MouseButton.NoButton,
+                        modifiers, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+
+
+# --- time axis and selection models -------------------------------------------------------------------
+
+def test_axis_zoom_keeps_anchor_and_clamps_to_duration():
+    axis = TimeAxis(100.0)
+    assert (axis.start_s, axis.end_s) == (0.0, 100.0)
+    axis.zoom(4.0, anchor_s=40.0)
+    assert axis.span_s == pytest.approx(25.0)
+    assert axis.start_s == pytest.approx(30.0)  # 40 s stays at 40 % of the width
+    axis.scroll(100.0)
+    assert (axis.start_s, axis.end_s) == (pytest.approx(75.0), pytest.approx(100.0))
+    axis.zoom(0.01)
+    assert (axis.start_s, axis.end_s) == (0.0, 100.0)
+    axis.zoom(1e9)
+    assert axis.span_s == pytest.approx(1e-3)
+
+
+def test_axis_emits_range_only_on_change_and_grows_with_tracks(qtbot):
+    axis = TimeAxis(10.0)
+    with qtbot.waitSignal(axis.rangeChanged) as blocker:
+        axis.set_range(2.0, 4.0)
+    assert blocker.args == [2.0, 4.0]
+    with qtbot.assertNotEmitted(axis.rangeChanged):
+        axis.set_range(2.0, 4.0)
+    axis.fit_all()
+    axis.include_duration(30.0)
+    assert (axis.start_s, axis.end_s) == (0.0, 30.0)  # showing everything keeps showing everything
+    axis.include_duration(5.0)
+    assert axis.duration_s == 30.0
+
+
+def test_selection_orders_extends_and_clears(qtbot):
+    selection = SelectionModel()
+    with qtbot.waitSignal(selection.selectionChanged) as blocker:
+        selection.set(3.0, 1.0)
+    assert blocker.args == [(1.0, 3.0)]
+    selection.extend_to(4.0)
+    assert selection.range == (1.0, 4.0)
+    selection.extend_to(0.5)
+    assert selection.range == (0.5, 4.0)
+    selection.clear()
+    assert selection.range is None
+
+
+# --- ruler ------------------------------------------------------------------------------------------
+
+def test_ruler_ticks_are_round_and_labels_read_as_clock_time(qtbot):
+    assert tick_step(10.0, 900) == 1.0
+    assert tick_step(3600.0, 900) == 600.0
+    assert tick_step(0.05, 900) == pytest.approx(0.005)
+    assert tick_step(0.7, 900) == pytest.approx(0.1)
+    assert format_time(3723.4567) == "1:02:03.457"
+    assert format_time(62.5, 1, hours=False) == "1:02.5"
+    assert decimals_for(0.005) == 3 and decimals_for(0.1) == 1 and decimals_for(5.0) == 0
+    axis = TimeAxis(10.0)
+    ruler = TimeRuler(axis)
+    qtbot.addWidget(ruler)
+    ruler.resize(900, 26)
+    axis.set_range(2.0, 4.0)
+    step, times = ruler.ticks()
+    assert step == pytest.approx(0.2)
+    assert times[0] == pytest.approx(2.0) and times[-1] == pytest.approx(4.0)
+    with qtbot.waitSignal(ruler.seekRequested) as blocker:
+        qtbot.mouseClick(ruler, Qt.MouseButton.LeftButton, pos=QPoint(450, 10))
+    assert blocker.args[0] == pytest.approx(3.0, abs=2.0 / 900)
+
+
+# --- waveform -----------------------------------------------------------------------------------------
+
+def test_long_clip_gets_its_overview_from_a_background_job(qtbot):
+    seconds = 2 * SYNC_PEAKS_MAX_SAMPLES / RATE  # too long to build the pyramid on the UI thread
+    track = make_track(qtbot, Clip(tone(300.0, seconds, RATE, amplitude=0.5), RATE))
+    assert track.busy and track.waveform.peaks is None
+    qtbot.waitUntil(lambda: not track.busy, timeout=10_000)
+    assert track.waveform.peaks.frames == track.clip.frames
+    image = track.waveform.grab().toImage()
+    drawn = sum(pixel(image, WIDTH // 2, y) == QColor(style.WAVEFORM) for y in range(track.waveform.height()))
+    assert drawn == pytest.approx(0.95 * 0.5 * track.waveform.height(), abs=3)
+
+
+def test_waveform_draws_signal_where_it_is_and_only_the_centre_line_in_silence(qtbot):
+    track = make_track(qtbot, tone_then_silence(channels=2))
+    view = track.waveform
+    image = view.grab().toImage()
+    lane_height = view.height() // 2
+    wave = QColor(style.WAVEFORM)
+    for lane in range(2):
+        rows = range(lane * lane_height + 2, (lane + 1) * lane_height - 2)
+        quarter, three_quarters = view.width() // 4, 3 * view.width() // 4
+        drawn = sum(pixel(image, quarter, y) == wave for y in rows)
+        # an 0.8 (left) / 0.4 (right) peak tone fills about that fraction of the 95 % lane height
+        assert drawn == pytest.approx(0.95 * 0.8 * 0.5 ** lane * lane_height, abs=3)
+        assert sum(pixel(image, three_quarters, y) == wave for y in rows) <= 1
+        assert pixel(image, three_quarters, rows[0]) == QColor(style.BACKGROUND)
+
+
+def test_waveform_zoomed_in_draws_the_samples_as_a_line(qtbot):
+    clip = Clip(tone(50.0, 1.0, RATE, amplitude=0.9), RATE)
+    track = make_track(qtbot, clip)
+    track.axis.set_range(0.0, 0.005)  # quarter period of 50 Hz: the line rises from centre to near the top
+    image = track.waveform.grab().toImage()
+    height = track.waveform.height()
+    sample_colour = QColor(style.WAVEFORM_SAMPLE)
+
+    def line_row(x: int) -> float:
+        rows = [y for y in range(height) if QColor(image.pixel(x, y)).green() > 150]
+        assert rows, f"no sample line at x={x}"
+        return float(np.mean(rows))
+
+    quarter_sine = height / 2 - 0.95 * (height / 2) * 0.9 * np.sin(2 * np.pi * 50 * 0.005 * np.array([0.25, 0.75]))
+    assert line_row(track.waveform.width() // 4) == pytest.approx(quarter_sine[0], abs=3)
+    assert line_row(3 * track.waveform.width() // 4) == pytest.approx(quarter_sine[1], abs=3)
+    assert column_has(image, track.waveform.width() // 2, sample_colour, range(height))
+
+
+# --- mouse, wheel and keys ------------------------------------------------------------------------------
+
+def test_drag_selects_the_seconds_under_the_mouse_and_click_clears(qtbot):
+    track = make_track(qtbot, tone_then_silence(seconds=8.0))
+    view = track.waveform
+    seconds_per_px = 8.0 / view.width()
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=QPoint(100, 40))
+    qtbot.mouseMove(view, QPoint(200, 40))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(300, 40))
+    start, end = track.selection.range
+    assert start == pytest.approx(100 * seconds_per_px, abs=seconds_per_px)
+    assert end == pytest.approx(300 * seconds_per_px, abs=seconds_per_px)
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, QPoint(500, 40))
+    assert track.selection.range[1] == pytest.approx(500 * seconds_per_px, abs=seconds_per_px)
+    assert track.selection.range[0] == start
+    with qtbot.waitSignal(track.seekRequested) as blocker:
+        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(50, 40))
+    assert track.selection.range is None
+    assert blocker.args[0] == pytest.approx(50 * seconds_per_px, abs=seconds_per_px)
+
+
+def test_selection_overlay_is_drawn_over_the_selected_columns(qtbot):
+    track = make_track(qtbot, tone_then_silence(seconds=8.0))
+    view = track.waveform
+    before = view.grab().toImage()
+    track.selection.set(6.0, 7.0)  # in the silent half, so the only change is the overlay
+    after = view.grab().toImage()
+    inside, outside = round(view.width() * 6.5 / 8), round(view.width() * 5.5 / 8)
+    assert pixel(after, inside, 5) != pixel(before, inside, 5)
+    assert pixel(after, inside, 5).lightness() > pixel(before, inside, 5).lightness()
+    assert pixel(after, outside, 5) == pixel(before, outside, 5)
+
+
+def test_wheel_zooms_around_the_mouse_and_shift_wheel_scrolls(qtbot):
+    track = make_track(qtbot, tone_then_silence(seconds=8.0))
+    view, axis = track.waveform, track.axis
+    x = 200
+    under_mouse = axis.x_to_time(x, view.width())
+    wheel(view, x, notches_y=2)
+    assert axis.span_s == pytest.approx(8.0 / 1.25 ** 2)
+    assert axis.x_to_time(x, view.width()) == pytest.approx(under_mouse)
+    start = axis.start_s
+    wheel(view, x, notches_y=-1, modifiers=Qt.KeyboardModifier.ShiftModifier)
+    assert axis.start_s == pytest.approx(start + 0.1 * axis.span_s)
+    start = axis.start_s
+    wheel(view, x, notches_x=1)
+    assert axis.start_s == pytest.approx(start - 0.1 * axis.span_s)
+
+
+def test_keys_zoom_and_middle_drag_scrolls(qtbot):
+    track = make_track(qtbot, tone_then_silence(seconds=8.0))
+    view, axis = track.waveform, track.axis
+    view.setFocus()
+    axis.set_cursor(6.0)
+    qtbot.keyClick(view, Qt.Key.Key_Plus)  # zooms around the visible play head
+    assert (axis.start_s, axis.end_s) == (pytest.approx(3.0), pytest.approx(7.0))
+    qtbot.keyClick(view, Qt.Key.Key_Minus)
+    assert (axis.start_s, axis.end_s) == (0.0, 8.0)
+    axis.set_range(2.0, 4.0)
+    seconds_per_px = 2.0 / view.width()
+    qtbot.mousePress(view, Qt.MouseButton.MiddleButton, pos=QPoint(400, 40))
+    qtbot.mouseMove(view, QPoint(300, 40))
+    qtbot.mouseRelease(view, Qt.MouseButton.MiddleButton, pos=QPoint(300, 40))
+    assert axis.start_s == pytest.approx(2.0 + 100 * seconds_per_px)
+    assert axis.span_s == pytest.approx(2.0)
+    assert track.selection.range is None
+
+
+def test_cursor_line_moves_and_the_view_follows_it(qtbot):
+    track = make_track(qtbot, tone_then_silence(seconds=8.0))
+    view = track.waveform
+    cursor = QColor(style.CURSOR)
+    track.set_cursor(6.0)
+    image = view.grab().toImage()
+    x = round(view.width() * 6.0 / 8.0)
+    assert any(pixel(image, xi, view.height() // 2 + 20) == cursor for xi in (x - 1, x, x + 1))
+    track.set_cursor(7.0)
+    image = view.grab().toImage()
+    assert all(pixel(image, xi, view.height() // 2 + 20) != cursor for xi in (x - 1, x, x + 1))
+    track.axis.set_range(0.0, 2.0)
+    track.set_cursor(3.0)  # off-screen: the view pages so the play head is at its left edge
+    assert (track.axis.start_s, track.axis.end_s) == (pytest.approx(3.0), pytest.approx(5.0))
+
+
+def test_two_tracks_share_one_axis_and_selection(qtbot):
+    axis, selection = TimeAxis(), SelectionModel()
+    holder = QWidget()
+    qtbot.addWidget(holder)
+    layout = QVBoxLayout(holder)
+    first = TrackView(tone_then_silence(seconds=8.0), axis, selection)
+    second = TrackView(tone_then_silence(seconds=4.0), axis, selection)  # tone ends at 2 s
+    layout.addWidget(first)
+    layout.addWidget(second)
+    holder.resize(WIDTH, 2 * HEIGHT)
+    holder.show()
+    qtbot.waitExposed(holder)
+    assert axis.duration_s == 8.0  # the longer track sets the duration
+    view = second.waveform
+    two_seconds_x = axis.time_to_x(2.0, view.width())
+    wheel(first.waveform, two_seconds_x, notches_y=3)  # zoom on the first track around 2 s ...
+    assert axis.span_s == pytest.approx(8.0 / 1.25 ** 3)
+    image = view.grab().toImage()  # ... and the second one shows the same range
+    tone_end_x = round(axis.time_to_x(2.0, view.width()))
+    assert abs(tone_end_x - two_seconds_x) <= 1
+    wave, rows = QColor(style.WAVEFORM), range(5, view.height() // 2 - 3)  # above the centre line
+    assert column_has(image, tone_end_x - 3, wave, rows)
+    assert not column_has(image, tone_end_x + 3, wave, rows)
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=QPoint(10, 30))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(60, 30))
+    assert selection.range is not None
+    first_image = first.waveform.grab().toImage()
+    assert pixel(first_image, 30, 3) != QColor(style.BACKGROUND)  # the selection shows on the other track
+
+
+def test_speech_waveform_covers_the_columns_where_the_speech_is_loud(qtbot):
+    speech = speak("the waveform shows speech", sample_rate=RATE)
+    track = make_track(qtbot, Clip(speech, RATE, name="speech"))
+    view = track.waveform
+    image = view.grab().toImage()
+    height, width = view.height(), view.width()
+    edges = np.floor(np.arange(width + 1) * len(speech) / width).astype(int)
+    column_peak = np.array([speech[a:b].max() for a, b in zip(edges[:-1], edges[1:])])
+    # a column whose positive peak exceeds 0.1 reaches 0.1 * 0.95 of the half height above the centre
+    probe = round(height / 2 - 0.09 * height / 2)
+    wave = QColor(style.WAVEFORM)
+    drawn = np.array([column_has(image, x, wave, range(probe - 1, probe + 1)) for x in range(width)])
+    loud, quiet = column_peak > 0.1, column_peak < 0.05
+    assert loud.sum() > width // 4 and quiet.sum() > 10
+    assert drawn[loud].all()
+    assert not drawn[quiet].any()
+
+
+def test_set_clip_regions_and_header_signals(qtbot):
+    track = make_track(qtbot, tone_then_silence(seconds=4.0))
+    assert "mono" in track.header.info_label.text() and "16000 Hz" in track.header.info_label.text()
+    stereo = tone_then_silence(seconds=4.0, channels=2)
+    track.set_clip(stereo)
+    assert "stereo" in track.header.info_label.text()
+    assert track.waveform.clip is stereo
+    track.add_regions([(0.5, 1.5, "first line")])
+    track.add_regions([(2.5, 3.0, "second line")])
+    assert [r[2] for r in track.waveform.regions] == ["first line", "second line"]
+    image = track.waveform.grab().toImage()
+    x = round(track.waveform.width() * 2.75 / 4.0)
+    assert pixel(image, x, track.waveform.height() // 4 + 5) != QColor(style.BACKGROUND)
+    with qtbot.waitSignal(track.closeRequested):
+        track.header.close_button.click()
+    with qtbot.waitSignal(track.muteChanged) as blocker:
+        track.header.mute_button.click()
+    assert blocker.args == [True] and track.muted
+    with qtbot.waitSignal(track.activated):
+        qtbot.mouseClick(track.header, Qt.MouseButton.LeftButton)
