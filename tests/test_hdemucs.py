@@ -148,3 +148,31 @@ def test_vocal_stem_comes_back_at_the_input_rate_and_channels(rate, channels):
     inner = slice(rate // 10, -rate // 10)  # away from the resampler's edges
     np.testing.assert_allclose(vocals.samples[:, inner], 3.0 * clip.samples[:, inner] + OFFSETS[3].item() * std,
                                atol=2e-3)
+
+
+def test_hdemucs_is_a_lyrics_separator_loading_from_the_model_store(official_checkpoint, tmp_path, monkeypatch):
+    """Imported into the store, the official file serves the registry's "hdemucs" separator, which gives
+    the same stem as running the family code on torchaudio's module directly."""
+    from engine.models.store import default_store
+    from engine.tasks.lyrics.separators import available_separators, separate_vocals as separate_by_name
+
+    monkeypatch.setenv("VOCALIS_MODELS", str(tmp_path))
+    reference, path = official_checkpoint
+    default_store().import_path("hdemucs-high", path, link=True)
+    assert "hdemucs" in available_separators()
+    t = np.arange(16_000) / 16_000
+    clip = Clip((0.2 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), 16_000, name="song")
+    vocals = separate_by_name("hdemucs", clip, Progress(), CancelToken())
+    expected = separate_vocals(clip, reference, segment_s=10.0, overlap_s=1.0)
+    assert vocals.sample_rate == 16_000 and vocals.samples.shape == (1, 16_000)
+    np.testing.assert_allclose(vocals.samples, expected.samples, atol=1e-5)
+
+
+def test_missing_hdemucs_model_says_how_to_get_it(tmp_path, monkeypatch):
+    from engine.errors import MissingModelError
+    from engine.tasks.lyrics.separators import separate_vocals as separate_by_name
+
+    monkeypatch.setenv("VOCALIS_MODELS", str(tmp_path))
+    clip = Clip(np.zeros(1_000, dtype=np.float32), 16_000)
+    with pytest.raises(MissingModelError, match="hdemucs-high.*import"):
+        separate_by_name("hdemucs", clip, Progress(), CancelToken())

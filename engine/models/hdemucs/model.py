@@ -9,6 +9,7 @@ goes through :func:`engine.models.checkpoint.read_tensors` like every other chec
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import torch
 from torchaudio.models import HDemucs, hdemucs_high
@@ -21,13 +22,15 @@ AUDIO_CHANNELS = 2
 CHECKPOINT_FILES = ("hdemucs_high_trained.pt", "hdemucs_high_musdbhq_only.pt")
 
 
-def build_model() -> HDemucs:
+def build_model(sources: Sequence[str] = SOURCES) -> HDemucs:
     """The untrained architecture the official checkpoints were saved from."""
-    return hdemucs_high(sources=list(SOURCES))
+    return hdemucs_high(sources=list(sources))
 
 
-def load_model(checkpoint: str | Path, device: str | torch.device = "cpu") -> HDemucs:
-    """Build ``hdemucs_high`` and fill it strictly from ``checkpoint``; returns it in eval mode on ``device``."""
-    model = build_model()
+def load_model(checkpoint: str | Path, sources: Sequence[str] = SOURCES,
+               device: str | torch.device = "cpu") -> HDemucs:
+    """Build ``hdemucs_high`` for ``sources`` (the catalog entry's ``config.sources``) and fill it strictly
+    from ``checkpoint``; returns it in eval mode on ``device``."""
+    model = build_model(sources)
     load_strict(model, read_tensors(checkpoint), source=checkpoint)
     return model.eval().to(device)

@@ -92,14 +92,14 @@ def separate_chunked(model: SourceModel, audio: torch.Tensor, *, segment: int, o
     return total / weights
 
 
-def separate_vocals(clip: Clip, model: SourceModel, *, segment_s: float = 10.0, overlap_s: float = 1.0,
-                    device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+def separate_vocals(clip: Clip, model: SourceModel, *, sources: Sequence[str] = SOURCES,
+                    segment_s: float = 10.0, overlap_s: float = 1.0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
                     progress: Progress | None = None, cancel: CancelToken | None = None) -> Clip:
     """The vocal stem of ``clip`` at the clip's own rate and channel count.
 
     The mix is brought to the model's format (44.1 kHz stereo) and standardised by the whole song's mean
     and standard deviation (as Demucs does), so every segment is scaled alike; the stem is scaled back,
-    then returned to the input's rate and channels.
+    then returned to the input's rate and channels. ``sources`` names the model's outputs in order.
     """
     progress = progress or null_progress()
     audio = torch.from_numpy(np.ascontiguousarray(clip.samples))
@@ -110,7 +110,7 @@ def separate_vocals(clip: Clip, model: SourceModel, *, segment_s: float = 10.0, 
     reference = audio.mean(dim=0)
     mean, std = reference.mean(), reference.std(correction=0).clamp_min(1e-8)
     stems = separate_chunked(model, (audio - mean) / std, segment=round(segment_s * SAMPLE_RATE),
-                             overlap=round(overlap_s * SAMPLE_RATE), keep=[SOURCES.index("vocals")],
+                             overlap=round(overlap_s * SAMPLE_RATE), keep=[list(sources).index("vocals")],
                              device=device, dtype=dtype, progress=progress.sub(0.0, 0.95), cancel=cancel)
     vocals = stems[0] * std + mean
     if clip.channels != AUDIO_CHANNELS:

@@ -2,7 +2,7 @@
 
 A separator is ``fn(clip, progress, cancel) -> Clip`` returning the vocals of ``clip``. ``"none"`` means no
 separation (segmentation runs on the mix); ``"stem:PATH"`` reads an existing vocal stem; model-based
-separators (``"hdemucs"``) register themselves from their model package so that this module needs no model.
+separators (``"hdemucs"``) register themselves from their own modules so that this module needs no model.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ NONE = "none"
 STEM_PREFIX = "stem:"
 
 _SEPARATORS: dict[str, Separator] = {}
-_PROVIDER_MODULES = ("engine.models.hdemucs",)
+_PROVIDER_MODULES = ("engine.tasks.lyrics.hdemucs_separator",)
 
 
 def register_separator(name: str, separator: Separator) -> None:

@@ -1,0 +1,44 @@
+"""The "hdemucs" vocal separator for lyrics segmentation: torchaudio's Hybrid Demucs from the model store.
+
+The model family (:mod:`engine.models.hdemucs`) knows nothing of the store or of lyrics; this module joins
+them and registers the result in the separator registry under :data:`NAME`.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import torch
+
+from engine.audio.clip import Clip
+from engine.jobs import CancelToken, Progress
+from engine.models import devices, hdemucs
+from engine.models.store import resolve
+from engine.tasks.lyrics.separators import register_separator
+
+NAME = "hdemucs"
+MODEL_ID = "hdemucs-high"
+SEGMENT_S = 10.0  # the segment torchaudio's HDemucs tutorial uses; memory grows with it
+OVERLAP_S = 1.0
+
+
+@functools.lru_cache(maxsize=1)
+def _model(checkpoint: Path, modified_ns: int, sources: tuple[str, ...], device: str) -> torch.nn.Module:
+    """The loaded model, kept for the next song of a batch (the file's mtime invalidates it)."""
+    return hdemucs.load_model(checkpoint, sources, device)
+
+
+def hdemucs_vocals(clip: Clip, progress: Progress, cancel: CancelToken) -> Clip:
+    """Vocals of ``clip`` by Hybrid Demucs on the runtime's device and precision (the user's settings)."""
+    installed = resolve(MODEL_ID)
+    sources = tuple(installed.config.get("sources", hdemucs.SOURCES))
+    device = devices.resolve()
+    progress(0.0, "loading Hybrid Demucs")
+    model = _model(installed.path, installed.path.stat().st_mtime_ns, sources, str(device))
+    return hdemucs.separate_vocals(clip, model, sources=sources, segment_s=SEGMENT_S, overlap_s=OVERLAP_S,
+                                   device=device, dtype=devices.choose_dtype(device),
+                                   progress=progress.sub(0.05, 1.0), cancel=cancel)
+
+
+register_separator(NAME, hdemucs_vocals)
