@@ -1,0 +1,137 @@
+"""Whisper through faster-whisper (CTranslate2), the runtime the ALT paper used.
+
+Two ways to run it: Whisper's own sequential long-form loop over the whole song (:func:`transcribe_native`)
+and independent ≤30 s windows decoded in batches (:func:`transcribe_windows`, faster-whisper's
+``BatchedInferencePipeline`` with ``clip_timestamps``), which is what VAD-driven segmentation feeds.
+Audio is 16 kHz mono float32 throughout (Whisper's input rate).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import ctranslate2
+import numpy as np
+from faster_whisper import BatchedInferencePipeline, WhisperModel
+from faster_whisper.transcribe import Segment
+
+from engine.errors import DeviceOutOfMemoryError, MissingModelError, ModelLoadError
+from engine.jobs import CancelToken, Progress
+
+SAMPLE_RATE = 16000
+MODEL_FILES = ("model.bin", "config.json")
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """Decoding choices shared by both modes; ``language=None`` detects it."""
+
+    language: str | None = None
+    beam_size: int = 5
+    best_of: int = 5
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    initial_prompt: str | None = None
+    word_timestamps: bool = True
+
+
+@dataclass
+class Transcript:
+    segments: list[Segment] = field(default_factory=list)
+    language: str = ""
+
+
+def resolve_model_dir(model: str) -> Path:
+    """A CTranslate2 Whisper folder: ``model`` itself when it is one, else the model store's entry."""
+    candidate = Path(model).expanduser()
+    if candidate.is_dir():
+        missing = [name for name in MODEL_FILES if not (candidate / name).is_file()]
+        if missing:
+            raise MissingModelError(f"{candidate} is not a CTranslate2 Whisper model folder "
+                                    f"(missing {', '.join(missing)})")
+        return candidate
+    from engine.models import store
+
+    return store.resolve(model)
+
+
+def pick_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    return device
+
+
+def pick_compute_type(device: str, compute_type: str) -> str:
+    """int8 on CPU (fast, accurate enough for Whisper), float16 on CUDA, as the paper ran it."""
+    if compute_type != "auto":
+        return compute_type
+    return "float16" if device == "cuda" else "int8"
+
+
+@functools.lru_cache(maxsize=2)
+def _load(model_dir: str, device: str, compute_type: str) -> WhisperModel:
+    try:
+        return WhisperModel(model_dir, device=device, compute_type=compute_type)
+    except (RuntimeError, ValueError, OSError) as exc:
+        message = str(exc)
+        if "out of memory" in message.lower():
+            raise DeviceOutOfMemoryError(f"not enough {device} memory for {model_dir}; "
+                                         "try the CPU or a smaller model") from exc
+        raise ModelLoadError(f"cannot load the Whisper model {model_dir} on {device} ({compute_type}): "
+                             f"{message}") from exc
+
+
+def load_model(model: str, device: str = "auto", compute_type: str = "auto") -> WhisperModel:
+    """The Whisper model ``model`` (store id or folder), loaded once per (folder, device, type)."""
+    model_dir = resolve_model_dir(model)
+    device = pick_device(device)
+    return _load(str(model_dir), device, pick_compute_type(device, compute_type))
+
+
+def _collect(segments: Iterator[Segment], duration: float, progress: Progress, cancel: CancelToken) -> list[Segment]:
+    """Drain faster-whisper's lazy segment generator, reporting progress and honouring cancel."""
+    out = []
+    try:
+        for segment in segments:
+            cancel.check()
+            out.append(segment)
+            progress(segment.end / duration if duration > 0 else 1.0, "transcribing")
+    except RuntimeError as exc:
+        if "out of memory" in str(exc).lower():
+            raise DeviceOutOfMemoryError("the device ran out of memory while transcribing; "
+                                         "lower the batch size or use the CPU") from exc
+        raise
+    progress(1.0, "transcribed")
+    return out
+
+
+def transcribe_native(model: WhisperModel, audio: np.ndarray, options: DecodeOptions,
+                      progress: Progress, cancel: CancelToken) -> Transcript:
+    """Whisper's own long-form loop over the whole song (the paper's "native" baseline); previous text
+    is not fed back, as in the paper, which avoids repetition loops on songs."""
+    segments, info = model.transcribe(
+        audio, language=options.language, beam_size=options.beam_size, best_of=options.best_of,
+        temperature=list(options.temperatures), initial_prompt=options.initial_prompt or None,
+        word_timestamps=options.word_timestamps, condition_on_previous_text=False)
+    return Transcript(_collect(segments, len(audio) / SAMPLE_RATE, progress, cancel), info.language)
+
+
+def transcribe_windows(model: WhisperModel, audio: np.ndarray, windows: list[tuple[float, float]],
+                       options: DecodeOptions, batch_size: int, progress: Progress,
+                       cancel: CancelToken) -> Transcript:
+    """Decode each ``(start_s, end_s)`` window (≤30 s) independently, ``batch_size`` at a time.
+
+    Segment times come back absolute (window offset added). Batched decoding uses only the first
+    temperature: windows are independent, so there is no fallback loop to run.
+    """
+    if not windows:
+        return Transcript([], options.language or "")
+    pipeline = BatchedInferencePipeline(model)
+    segments, info = pipeline.transcribe(
+        audio, language=options.language, beam_size=options.beam_size, best_of=options.best_of,
+        temperature=list(options.temperatures), initial_prompt=options.initial_prompt or None,
+        word_timestamps=options.word_timestamps, without_timestamps=False, batch_size=batch_size,
+        clip_timestamps=[{"start": start, "end": end} for start, end in windows])
+    return Transcript(_collect(segments, len(audio) / SAMPLE_RATE, progress, cancel), info.language)

@@ -1,0 +1,117 @@
+"""The lyrics task: ``transcribe_lyrics(clip, settings, progress, cancel) -> Lyrics``.
+
+Vocals (separated, a supplied stem, or none) decide the windows; Whisper hears the mix by default, which
+the paper found at least as good as hearing the separated vocals, and which keeps words the separator
+damaged.
+"""
+
+from __future__ import annotations
+
+import librosa
+import numpy as np
+
+from engine.audio.clip import Clip
+from engine.errors import BadInputError
+from engine.jobs import CancelToken, Progress, null_progress
+from engine.models import whisper
+from engine.tasks.lyrics.concatenation import concatenation_windows
+from engine.tasks.lyrics.packing import pack_spans
+from engine.tasks.lyrics.separators import separate_vocals
+from engine.tasks.lyrics.types import LyricLine, Lyrics, LyricsSettings, Segmentation, TranscribeFrom, Word
+from engine.tasks.lyrics.vad import SAMPLE_RATE, VadParameters, rms_vad, silero_vad
+
+
+def to_whisper_audio(clip: Clip) -> np.ndarray:
+    """Mono float32 at 16 kHz, Whisper's input."""
+    mono = clip.mono()
+    if clip.sample_rate != SAMPLE_RATE:
+        mono = librosa.resample(mono, orig_sr=clip.sample_rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def vad_parameters(settings: LyricsSettings) -> VadParameters:
+    return VadParameters(onset=settings.vad_onset, offset=settings.vad_offset,
+                         min_silence_ms=settings.min_silence_ms, speech_pad_ms=settings.speech_pad_ms,
+                         max_segment_s=settings.max_segment_s)
+
+
+def vad_windows(settings: LyricsSettings, audio: np.ndarray) -> list[tuple[float, float]]:
+    """Speech spans of ``audio`` (vocals, or the mix without separation) packed into windows, in seconds."""
+    params = vad_parameters(settings)
+    if settings.segmentation is Segmentation.SILERO_VAD:
+        spans = silero_vad(audio, params, settings.silero_threshold)
+    else:
+        spans = rms_vad(audio, params)
+    windows = pack_spans(spans, int(settings.window_s * SAMPLE_RATE))
+    return [(start / SAMPLE_RATE, end / SAMPLE_RATE) for start, end in windows]
+
+
+def _line(segment) -> LyricLine:
+    words = [Word(float(w.start), float(w.end), w.word.strip(), float(w.probability))
+             for w in (segment.words or []) if w.word.strip()]
+    return LyricLine(float(segment.start), float(segment.end), segment.text.strip(), words)
+
+
+def _fit_length(audio: np.ndarray, frames: int) -> np.ndarray:
+    """A stem trimmed or zero-padded to the mix's length, so that times agree."""
+    if len(audio) >= frames:
+        return audio[:frames]
+    return np.pad(audio, (0, frames - len(audio)))
+
+
+def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress | None = None,
+                      cancel: CancelToken | None = None, *, vocals: Clip | None = None,
+                      line_timings: list[tuple[float, float]] | None = None) -> Lyrics:
+    """Time-synced lyrics of ``clip``.
+
+    ``vocals`` is an already separated stem (the GUI passes a track); without it ``settings.separator``
+    names one. ``line_timings`` (seconds) drive the concatenation method; without them
+    ``settings.line_timings`` names an LRC/CSV file.
+    """
+    from engine.tasks.lyrics.formats import read_line_timings
+
+    progress = progress or null_progress()
+    cancel = cancel or CancelToken()
+    if clip.frames == 0:
+        raise BadInputError(clip.source, "the audio is empty")
+    method = settings.segmentation
+    if method is Segmentation.CONCATENATION and line_timings is None:
+        if not settings.line_timings:
+            raise BadInputError(clip.source, "the concatenation method needs line timings (an LRC or CSV file)")
+        line_timings = read_line_timings(settings.line_timings)
+
+    needs_vocals = method in (Segmentation.RMS_VAD, Segmentation.SILERO_VAD) or \
+        settings.transcribe_from is TranscribeFrom.VOCALS
+    if vocals is None and needs_vocals:
+        vocals = separate_vocals(settings.separator, clip, progress.sub(0.0, 0.4), cancel)
+    if vocals is None and settings.transcribe_from is TranscribeFrom.VOCALS:
+        raise BadInputError(clip.source, "transcribing from the vocals needs a separator or a vocal stem")
+    cancel.check()
+
+    mix = to_whisper_audio(clip)
+    vocals_audio = None if vocals is None else _fit_length(to_whisper_audio(vocals), len(mix))
+    heard = vocals_audio if settings.transcribe_from is TranscribeFrom.VOCALS else mix
+
+    progress(0.4, "loading Whisper")
+    model = whisper.load_model(settings.model, settings.device, settings.compute_type)
+    options = whisper.DecodeOptions(
+        language=None if settings.language in ("", "auto") else settings.language,
+        beam_size=settings.beam_size, best_of=settings.best_of, temperatures=tuple(settings.temperatures),
+        initial_prompt=settings.initial_prompt or None, word_timestamps=settings.word_timestamps)
+    decode_progress = progress.sub(0.45, 1.0)
+    if method is Segmentation.NATIVE:
+        transcript = whisper.transcribe_native(model, heard, options, decode_progress, cancel)
+        description = "native"
+    else:
+        if method is Segmentation.CONCATENATION:
+            windows = concatenation_windows(line_timings, len(mix) / SAMPLE_RATE, window_s=settings.window_s,
+                                            max_gap_s=settings.max_line_gap_s, pad_s=settings.line_pad_s)
+        else:
+            windows = vad_windows(settings, mix if vocals_audio is None else vocals_audio)
+        cancel.check()
+        transcript = whisper.transcribe_windows(model, heard, windows, options, settings.batch_size,
+                                                decode_progress, cancel)
+        source = "mix" if vocals is None else "vocals"
+        description = method.value if method is Segmentation.CONCATENATION else f"{method.value} on {source}"
+    lines = [line for line in map(_line, transcript.segments) if line.text]
+    return Lyrics(lines, transcript.language, settings.model, description)
