@@ -106,7 +106,7 @@ def open_stream(path: str | Path) -> "AudioStream":
 
 
 class AudioStream:
-    """Frames of an audio file, read on demand. Subclasses provide :meth:`blocks`."""
+    """Frames of an audio file, read on demand. Subclasses decode in :meth:`_interleaved_blocks`."""
 
     def __init__(self, description: AudioInfo):
         self.info = description
@@ -124,9 +124,27 @@ class AudioStream:
     def close(self) -> None:
         """Release the file; the base stream holds nothing open."""
 
+    def _interleaved_blocks(self, block_frames: int, start: int, stop: int | None) -> Iterator[np.ndarray]:
+        """Decoded ``(n, channels)`` float32 views, valid only until the next one is produced."""
+        raise NotImplementedError
+
+    def _checked_blocks(self, block_frames: int, start: int, stop: int | None) -> Iterator[np.ndarray]:
+        """The decoded blocks with NaN/inf rejected, naming where the first one is."""
+        position = start
+        for block in self._interleaved_blocks(block_frames, start, stop):
+            finite = np.isfinite(block)
+            if not finite.all():
+                frame = position + int(np.argwhere(~finite)[0][0])
+                raise BadInputError(self.path, f"contains NaN or infinite samples (first at "
+                                               f"{frame / self.sample_rate:.3f} s, frame {frame}); the file is damaged")
+            yield block
+            position += block.shape[0]
+
     def blocks(self, block_frames: int = BLOCK_FRAMES, *, start: int = 0,
                stop: int | None = None) -> Iterator[np.ndarray]:
-        raise NotImplementedError
+        """Float32 ``(channels, n)`` blocks from ``start`` up to ``stop`` (the end by default)."""
+        for block in self._checked_blocks(block_frames, start, stop):
+            yield np.ascontiguousarray(block.T)
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Frames ``start..stop`` as float32 ``(channels, stop - start)``; the range is clipped to the file."""
@@ -137,29 +155,20 @@ class AudioStream:
 
     def read_into_array(self, start: int, stop: int, *, progress: Callable[[float, str], None] | None = None,
                         cancel: CancelToken | None = None) -> np.ndarray:
-        """Fill one preallocated array block by block; a file that ends early is reported as truncated."""
+        """Decode straight into one preallocated array; a file that ends early is reported as truncated."""
         out = np.empty((self.channels, stop - start), dtype=np.float32)
         filled = 0
-        for block in self.blocks(BLOCK_FRAMES, start=start, stop=stop):
+        for block in self._checked_blocks(BLOCK_FRAMES, start, stop):
             if cancel is not None:
                 cancel.check()
-            out[:, filled:filled + block.shape[1]] = block
-            filled += block.shape[1]
+            out[:, filled:filled + block.shape[0]] = block.T
+            filled += block.shape[0]
             if progress is not None:
                 progress(filled / out.shape[1], f"reading {self.path.name}")
         if filled < out.shape[1]:
             raise BadInputError(self.path, f"is truncated: the header promises {self.frames} frames, "
                                            f"only {start + filled} could be decoded")
         return out
-
-    def _checked(self, block: np.ndarray, first_frame: int) -> np.ndarray:
-        """Reject NaN/inf samples, naming where the first one is."""
-        finite = np.isfinite(block)
-        if not finite.all():
-            frame = first_frame + int(np.argwhere(~finite)[0][-1])
-            raise BadInputError(self.path, f"contains NaN or infinite samples (first at {frame / self.sample_rate:.3f} s, "
-                                           f"frame {frame}); the file is damaged")
-        return block
 
 
 class SoundfileStream(AudioStream):
@@ -168,27 +177,23 @@ class SoundfileStream(AudioStream):
     def __init__(self, description: AudioInfo):
         super().__init__(description)
         self._handle = sf.SoundFile(str(self.path))
-        self._buffer = np.empty((BLOCK_FRAMES, self.channels), dtype=np.float32)
 
     def close(self) -> None:
         self._handle.close()
 
-    def blocks(self, block_frames: int = BLOCK_FRAMES, *, start: int = 0,
-               stop: int | None = None) -> Iterator[np.ndarray]:
+    def _interleaved_blocks(self, block_frames: int, start: int, stop: int | None) -> Iterator[np.ndarray]:
         stop = self.frames if stop is None else min(self.frames, stop)
-        if self._buffer.shape[0] != block_frames:
-            self._buffer = np.empty((block_frames, self.channels), dtype=np.float32)
+        buffer = np.empty((block_frames, self.channels), dtype=np.float32)
         try:
             self._handle.seek(start)
             position = start
             while position < stop:
-                wanted = min(block_frames, stop - position)
-                count = self._handle.read(wanted, dtype="float32", always_2d=True, out=self._buffer[:wanted])
-                count = len(count)
-                if count == 0:
+                block = self._handle.read(dtype="float32", always_2d=True,
+                                          out=buffer[:min(block_frames, stop - position)])
+                if len(block) == 0:
                     return
-                yield self._checked(np.ascontiguousarray(self._buffer[:count].T), position)
-                position += count
+                yield block
+                position += len(block)
         except RuntimeError as exc:
             raise BadInputError(self.path, f"is damaged: decoding failed ({_libsndfile_reason(exc)})") from exc
 
@@ -196,27 +201,25 @@ class SoundfileStream(AudioStream):
 class FfmpegStream(AudioStream):
     """Sequential decoding through an ``ffmpeg`` subprocess (formats libsndfile cannot read)."""
 
-    def blocks(self, block_frames: int = BLOCK_FRAMES, *, start: int = 0,
-               stop: int | None = None) -> Iterator[np.ndarray]:
+    def _interleaved_blocks(self, block_frames: int, start: int, stop: int | None) -> Iterator[np.ndarray]:
         trim = f"atrim=start_sample={int(start)}" + ("" if stop is None else f":end_sample={int(stop)}")
         command = ["ffmpeg", "-v", "error", "-nostdin", "-i", str(self.path), "-map", "0:a:0", "-af", trim,
                    "-f", "f32le", "-acodec", "pcm_f32le", "-ar", str(self.sample_rate), "-ac", str(self.channels), "-"]
         frame_bytes = 4 * self.channels
+        decoded = 0
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
-            position = start
             try:
                 while True:
                     data = process.stdout.read(block_frames * frame_bytes)
                     usable = len(data) - len(data) % frame_bytes
                     if usable == 0:
                         break
-                    block = np.frombuffer(data[:usable], dtype=np.float32).reshape(-1, self.channels)
-                    yield self._checked(np.ascontiguousarray(block.T), position)
-                    position += block.shape[0]
+                    decoded += usable // frame_bytes
+                    yield np.frombuffer(data[:usable], dtype=np.float32).reshape(-1, self.channels)
             finally:
                 process.kill()
                 process.wait()
-            if process.returncode not in (0, -9) and position == start:
+            if process.returncode not in (0, -9) and decoded == 0:
                 message = process.stderr.read().decode(errors="replace").strip().splitlines()
                 raise BadInputError(self.path, f"ffmpeg could not decode it ({message[-1] if message else 'no output'})")
 
@@ -226,15 +229,15 @@ class FfmpegStream(AudioStream):
         out = np.empty((self.channels, stop - start), dtype=np.float32)
         filled = 0
         # Past the estimated end only when reading to the end: then the decoder decides where the audio stops.
-        for block in self.blocks(BLOCK_FRAMES, start=start, stop=stop if stop < self.frames else None):
+        for block in self._checked_blocks(BLOCK_FRAMES, start, stop if stop < self.frames else None):
             if cancel is not None:
                 cancel.check()
-            if filled + block.shape[1] > out.shape[1]:
-                grown = np.empty((self.channels, max(filled + block.shape[1], out.shape[1] * 5 // 4)), dtype=np.float32)
+            if filled + block.shape[0] > out.shape[1]:
+                grown = np.empty((self.channels, max(filled + block.shape[0], out.shape[1] * 5 // 4)), dtype=np.float32)
                 grown[:, :filled] = out[:, :filled]
                 out = grown
-            out[:, filled:filled + block.shape[1]] = block
-            filled += block.shape[1]
+            out[:, filled:filled + block.shape[0]] = block.T
+            filled += block.shape[0]
             if progress is not None:
                 progress(min(1.0, filled / max(1, stop - start)), f"decoding {self.path.name}")
         if filled == 0:
