@@ -1,0 +1,236 @@
+"""The Lyrics panel: timed lines in a table that follows playback (karaoke), seeks on click and edits with
+undo. It shows and edits :class:`engine.tasks.lyrics.Lyrics` values; running transcriptions is the job of
+:mod:`gui.tasks.lyrics`, which owns the panel."""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QFont, QPalette, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView,
+                               QPushButton, QTableView, QVBoxLayout, QWidget)
+
+from engine.tasks.lyrics import LyricLine, Lyrics
+from engine.tasks.lyrics import formats
+from engine.tasks.lyrics.types import LYRICS_FORMATS
+
+START, END, TEXT = range(3)
+HEADERS = ("Start", "End", "Text")
+
+
+def format_time(seconds: float) -> str:
+    """``m:ss.cc`` — the precision of an LRC tag, which is what users correct against."""
+    centis = round(max(seconds, 0.0) * 100)
+    minutes, centis = divmod(centis, 6000)
+    return f"{minutes}:{centis // 100:02d}.{centis % 100:02d}"
+
+
+def parse_time(text: str) -> float:
+    """Seconds from ``[h:]m:ss.cc`` or plain seconds; raises ValueError on anything else."""
+    seconds = 0.0
+    for part in text.strip().split(":"):
+        seconds = seconds * 60 + float(part)
+    if seconds < 0:
+        raise ValueError(f"negative time {text!r}")
+    return seconds
+
+
+class ReplaceLinesCommand(QUndoCommand):
+    """One undo step over the panel's lines. Lines are immutable values, so keeping the list before and
+    after is cheap and undo needs no inverse operation."""
+
+    def __init__(self, panel: "LyricsPanel", before: list[LyricLine], after: list[LyricLine], text: str):
+        super().__init__(text)
+        self._panel, self._before, self._after = panel, before, after
+
+    def redo(self) -> None:
+        self._panel.show_lines(self._after)
+
+    def undo(self) -> None:
+        self._panel.show_lines(self._before)
+
+
+class LyricsTableModel(QAbstractTableModel):
+    """Start, end and text of each line; the line being sung is drawn highlighted. Edits are not applied
+    here but requested through ``editRequested(row, new_line)`` so that they go through the undo stack."""
+
+    editRequested = Signal(int, object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.lines: list[LyricLine] = []
+        self.current_row: int | None = None
+
+    def set_lines(self, lines: list[LyricLine]) -> None:
+        self.beginResetModel()
+        self.lines = list(lines)
+        self.current_row = None
+        self.endResetModel()
+
+    def set_current_row(self, row: int | None) -> None:
+        previous, self.current_row = self.current_row, row
+        for changed in {previous, row} - {None}:
+            self.dataChanged.emit(self.index(changed, 0), self.index(changed, len(HEADERS) - 1))
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.lines)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section]
+        return None
+
+    def flags(self, index):
+        return super().flags(index) | Qt.ItemFlag.ItemIsEditable
+
+    def data(self, index, role: int = Qt.ItemDataRole.DisplayRole):
+        line = self.lines[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return (format_time(line.start), format_time(line.end), line.text)[index.column()]
+        if index.row() == self.current_row:
+            if role == Qt.ItemDataRole.BackgroundRole:
+                return QPalette().color(QPalette.ColorRole.Highlight)
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QPalette().color(QPalette.ColorRole.HighlightedText)
+            if role == Qt.ItemDataRole.FontRole:
+                font = QFont()
+                font.setBold(True)
+                return font
+        return None
+
+    def setData(self, index, value, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        """Validate an edit and request it; word timings are dropped because Whisper's words no longer
+        describe a line a person has changed."""
+        if role != Qt.ItemDataRole.EditRole:
+            return False
+        line = self.lines[index.row()]
+        try:
+            if index.column() == TEXT:
+                edited = replace(line, text=str(value).strip(), words=[])
+            elif index.column() == START:
+                edited = replace(line, start=parse_time(str(value)), words=[])
+            else:
+                edited = replace(line, end=parse_time(str(value)), words=[])
+        except ValueError:
+            return False
+        if edited.end <= edited.start or edited == line:
+            return False
+        self.editRequested.emit(index.row(), edited)
+        return True
+
+
+class LyricsPanel(QWidget):
+    """Shows one song's lyrics. Signals: ``seekRequested(seconds)`` when a line is clicked,
+    ``linesChanged(lines)`` after every change (the waveform regions follow it), and the button requests
+    ``transcribeRequested``, ``retranscribeRequested``, ``importTimingsRequested``, ``addVocalsRequested``."""
+
+    seekRequested = Signal(float)
+    linesChanged = Signal(list)
+    transcribeRequested = Signal()
+    retranscribeRequested = Signal()
+    importTimingsRequested = Signal()
+    addVocalsRequested = Signal()
+
+    def __init__(self, undo_stack: QUndoStack, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.undo_stack = undo_stack
+        self.lyrics = Lyrics(lines=[])
+        self.model = LyricsTableModel(self)
+        self.model.editRequested.connect(self._edit_line)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                   | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.table.horizontalHeader().setSectionResizeMode(TEXT, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().hide()
+        self.table.clicked.connect(lambda index: self.seekRequested.emit(self.model.lines[index.row()].start))
+
+        self.transcribe_button = QPushButton("Transcribe…")
+        self.retranscribe_button = QPushButton("Re-transcribe selection")
+        self.import_button = QPushButton("Import timings…")
+        self.vocals_button = QPushButton("Add vocals as track")
+        self.vocals_button.setEnabled(False)
+        self.export_format = QComboBox()
+        self.export_format.addItems(list(LYRICS_FORMATS))
+        self.export_button = QPushButton("Export…")
+        self.transcribe_button.clicked.connect(self.transcribeRequested)
+        self.retranscribe_button.clicked.connect(self.retranscribeRequested)
+        self.import_button.clicked.connect(self.importTimingsRequested)
+        self.vocals_button.clicked.connect(self.addVocalsRequested)
+        self.export_button.clicked.connect(self._ask_export)
+
+        buttons = QHBoxLayout()
+        for widget in (self.transcribe_button, self.retranscribe_button, self.import_button, self.vocals_button):
+            buttons.addWidget(widget)
+        buttons.addStretch(1)
+        buttons.addWidget(self.export_format)
+        buttons.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.table)
+
+    # --- the lines -----------------------------------------------------------------------------------
+    @property
+    def lines(self) -> list[LyricLine]:
+        return list(self.lyrics.lines)
+
+    def show_lines(self, lines: list[LyricLine]) -> None:
+        """Display ``lines`` without recording an undo step (undo/redo call this)."""
+        self.lyrics = replace(self.lyrics, lines=sorted(lines, key=lambda line: (line.start, line.end)))
+        self.model.set_lines(self.lyrics.lines)
+        self.linesChanged.emit(self.lines)
+
+    def replace_lines(self, lines: list[LyricLine], description: str) -> None:
+        """Change the lines as one undoable step."""
+        self.undo_stack.push(ReplaceLinesCommand(self, self.lines, list(lines), description))
+
+    def set_lyrics(self, lyrics: Lyrics, description: str = "Transcribe lyrics") -> None:
+        """Show a new transcription (undoable), keeping its language, model and method for export."""
+        self.lyrics = replace(lyrics, lines=self.lyrics.lines)
+        self.replace_lines(lyrics.lines, description)
+
+    def replace_range(self, start_s: float, end_s: float, lines: list[LyricLine],
+                      description: str = "Re-transcribe selection") -> None:
+        """Swap the lines that start inside ``[start_s, end_s)`` for ``lines`` (a re-transcribed selection)."""
+        kept = [line for line in self.lines if not start_s <= line.start < end_s]
+        self.replace_lines(kept + list(lines), description)
+
+    def _edit_line(self, row: int, edited: LyricLine) -> None:
+        lines = self.lines
+        lines[row] = edited
+        self.replace_lines(lines, f"Edit lyric line {row + 1}")
+
+    # --- playback ------------------------------------------------------------------------------------
+    def line_at(self, seconds: float) -> int | None:
+        """Row of the line being sung at ``seconds``, or None between lines."""
+        starts = [line.start for line in self.lyrics.lines]
+        row = bisect.bisect_right(starts, seconds) - 1
+        if row >= 0 and seconds < self.lyrics.lines[row].end:
+            return row
+        return None
+
+    def set_position(self, seconds: float) -> None:
+        """Highlight the line under the play head and keep it in view."""
+        row = self.line_at(seconds)
+        if row != self.model.current_row:
+            self.model.set_current_row(row)
+            if row is not None:
+                self.table.scrollTo(self.model.index(row, TEXT))
+
+    # --- files ---------------------------------------------------------------------------------------
+    def export(self, path: str | Path, fmt: str) -> Path:
+        """Write the lines in ``fmt`` (lrc, srt, vtt, txt, json) atomically; the suffix follows ``fmt``."""
+        return formats.write_lyrics(self.lyrics, Path(path).with_suffix(""), [fmt])[0]
+
+    def _ask_export(self) -> None:
+        fmt = self.export_format.currentText()
+        path, _ = QFileDialog.getSaveFileName(self, "Export lyrics", f"lyrics.{fmt}", f"{fmt.upper()} (*.{fmt})")
+        if path:
+            self.export(path, fmt)

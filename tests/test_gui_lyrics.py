@@ -1,0 +1,156 @@
+"""The Lyrics panel (pytest-qt, offscreen): lines from a Lyrics value, karaoke highlight, click to seek,
+edits with undo/redo, re-transcribed ranges, export; and the settings form built from LyricsSettings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QUndoStack
+
+from engine.tasks.lyrics import LyricLine, Lyrics, LyricsSettings, Segmentation, Word
+from engine.tasks.lyrics.formats import read_lyrics
+from gui.lyrics_panel import END, START, TEXT, LyricsPanel, format_time, parse_time
+from gui.settings_form import SettingsForm
+
+SONG = Lyrics([
+    LyricLine(1.0, 3.5, "Hello darkness my old friend",
+              [Word(1.0, 1.6, "Hello"), Word(1.6, 2.4, "darkness"), Word(2.4, 2.8, "my"), Word(2.8, 3.0, "old"),
+               Word(3.0, 3.5, "friend")]),
+    LyricLine(4.0, 6.25, "I've come to talk with you again"),
+    LyricLine(8.5, 10.0, "Because a vision softly creeping"),
+], language="en", model_id="whisper-base", method="rms-vad on mix")
+
+
+@pytest.fixture
+def panel(qtbot):
+    panel = LyricsPanel(QUndoStack())
+    qtbot.addWidget(panel)
+    panel.resize(700, 300)
+    panel.show()
+    panel.set_lyrics(SONG)
+    return panel
+
+
+def cell(panel, row, column):
+    return panel.model.index(row, column).data()
+
+
+def test_time_text_round_trips():
+    assert format_time(65.437) == "1:05.44"
+    assert parse_time("1:05.44") == pytest.approx(65.44)
+    assert parse_time("1:01:05.5") == pytest.approx(3665.5)
+    assert parse_time("12.5") == 12.5
+    with pytest.raises(ValueError):
+        parse_time("soon")
+
+
+def test_panel_shows_the_lines_with_their_times(panel):
+    assert panel.model.rowCount() == 3
+    assert [cell(panel, 0, c) for c in (START, END, TEXT)] == ["0:01.00", "0:03.50", "Hello darkness my old friend"]
+    assert cell(panel, 2, TEXT) == "Because a vision softly creeping"
+    assert panel.lyrics.language == "en" and panel.lyrics.method == "rms-vad on mix"
+
+
+def test_highlight_follows_the_play_position(panel):
+    background = Qt.ItemDataRole.BackgroundRole
+    expected = {0.5: None, 1.0: 0, 3.49: 0, 3.7: None, 5.0: 1, 9.9: 2, 10.0: None}
+    for seconds, row in expected.items():
+        panel.set_position(seconds)
+        assert panel.model.current_row == row, seconds
+        highlighted = [r for r in range(3) if panel.model.index(r, TEXT).data(background) is not None]
+        assert highlighted == ([] if row is None else [row])
+
+
+def test_clicking_a_line_seeks_to_its_start(panel, qtbot):
+    rect = panel.table.visualRect(panel.model.index(1, TEXT))
+    with qtbot.waitSignal(panel.seekRequested) as sought:
+        qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert sought.args == [4.0]
+
+
+def test_edit_text_and_times_with_undo_and_redo(panel):
+    stack = panel.undo_stack
+    assert panel.model.setData(panel.model.index(0, TEXT), "Hello sadness my old friend")
+    assert cell(panel, 0, TEXT) == "Hello sadness my old friend"
+    assert panel.lines[0].words == []  # Whisper's word times no longer describe an edited line
+    assert panel.model.setData(panel.model.index(2, START), "0:07.25")
+    assert panel.lines[2].start == pytest.approx(7.25)
+    assert not panel.model.setData(panel.model.index(1, END), "0:03.00")  # would end before it starts
+    assert not panel.model.setData(panel.model.index(1, END), "later")
+    assert stack.count() == 3  # the transcription and two edits
+
+    stack.undo()
+    assert panel.lines[2].start == 8.5
+    stack.undo()
+    assert panel.lines[0] == SONG.lines[0]
+    stack.redo()
+    assert cell(panel, 0, TEXT) == "Hello sadness my old friend"
+    stack.redo()
+    assert cell(panel, 2, START) == "0:07.25"
+
+
+def test_edited_start_keeps_lines_in_time_order(panel):
+    assert panel.model.setData(panel.model.index(2, START), "0:00.50")
+    assert [line.start for line in panel.lines] == [0.5, 1.0, 4.0]
+    assert cell(panel, 0, TEXT) == "Because a vision softly creeping"
+
+
+def test_retranscribed_selection_replaces_only_the_lines_inside_it(panel):
+    new = [LyricLine(3.9, 5.0, "I have come"), LyricLine(5.0, 6.5, "to talk with you again")]
+    panel.replace_range(3.8, 7.0, new)
+    assert [line.text for line in panel.lines] == ["Hello darkness my old friend", "I have come",
+                                                   "to talk with you again", "Because a vision softly creeping"]
+    panel.undo_stack.undo()
+    assert panel.lines == SONG.lines
+
+
+def test_lines_changed_drives_the_waveform_regions(panel, qtbot):
+    with qtbot.waitSignal(panel.linesChanged) as changed:
+        panel.undo_stack.undo()
+    assert changed.args == [[]]
+    with qtbot.waitSignal(panel.linesChanged) as changed:
+        panel.undo_stack.redo()
+    assert [(line.start, line.end) for line in changed.args[0]] == [(1.0, 3.5), (4.0, 6.25), (8.5, 10.0)]
+
+
+def test_export_writes_a_valid_lrc(panel, tmp_path):
+    written = panel.export(tmp_path / "song.lrc", "lrc")
+    assert written == tmp_path / "song.lrc"
+    text = written.read_text(encoding="utf-8")
+    assert "[00:04.00]I've come to talk with you again" in text
+    back = read_lyrics(written)
+    assert [line.text for line in back.lines] == [line.text for line in SONG.lines]
+    assert [line.start for line in back.lines] == pytest.approx([1.0, 4.0, 8.5])
+    assert [w.text for w in back.lines[0].words] == ["Hello", "darkness", "my", "old", "friend"]
+
+
+def test_export_json_keeps_words(panel, tmp_path):
+    data = json.loads(panel.export(tmp_path / "song", "json").read_text(encoding="utf-8"))
+    assert data["lines"][0]["words"][1]["text"] == "darkness"
+
+
+def test_settings_form_is_built_from_the_dataclass_and_returns_edited_settings(qtbot):
+    form = SettingsForm(LyricsSettings())
+    qtbot.addWidget(form)
+    form.editor("beam_size").setValue(3)
+    form.editor("language").setText("fr")
+    segmentation = form.editor("segmentation")
+    segmentation.setCurrentIndex(segmentation.findText("silero-vad"))
+    form.editor("word_timestamps").setChecked(False)
+    form.editor("temperatures").setText("0.0, 0.5")
+    settings = form.settings()
+    assert settings == LyricsSettings(beam_size=3, language="fr", segmentation=Segmentation.SILERO_VAD,
+                                      word_timestamps=False, temperatures=[0.0, 0.5])
+    assert form.editor("vad_onset").toolTip().startswith("RMS-VAD")
+
+
+def test_settings_form_reports_values_the_settings_refuse(qtbot):
+    from engine.errors import BadInputError
+
+    form = SettingsForm(LyricsSettings())
+    qtbot.addWidget(form)
+    form.editor("format").setText("lrc, mp3")
+    with pytest.raises(BadInputError, match="mp3"):
+        form.settings()
