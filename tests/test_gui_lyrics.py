@@ -154,3 +154,83 @@ def test_settings_form_reports_values_the_settings_refuse(qtbot):
     form.editor("format").setText("lrc, mp3")
     with pytest.raises(BadInputError, match="mp3"):
         form.settings()
+
+
+# --- in the main window -------------------------------------------------------------------------------
+
+@pytest.fixture
+def window(qtbot):
+    from gui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    return window
+
+
+def lyrics_task(window):
+    from gui.tasks.lyrics import LyricsTask
+
+    return window.findChild(LyricsTask)
+
+
+def test_window_has_the_action_and_the_panel(window):
+    from PySide6.QtWidgets import QDockWidget
+
+    assert "Lyrics" in [dock.windowTitle() for dock in window.findChildren(QDockWidget)]
+    assert lyrics_task(window).action.text() == "Transcribe lyrics…"
+
+
+def test_imported_timings_show_as_regions_follow_playback_and_seek(window, tmp_path, qtbot):
+    import numpy as np
+
+    from engine.audio.clip import Clip
+
+    track = window.add_track(Clip(np.zeros((1, 12 * 16000), dtype=np.float32), 16000, name="song"))
+    timings = tmp_path / "song.csv"
+    timings.write_text("start_time,end_time,lyrics_line\n1.0,3.5,first line\n4.0,6.25,second line\n",
+                       encoding="utf-8")
+    task = lyrics_task(window)
+    task.import_timings(timings)
+    assert task.settings.segmentation is Segmentation.CONCATENATION
+    assert [line.text for line in task.panel.lines] == ["first line", "second line"]
+    assert track.views[0].regions == [(1.0, 3.5, "first line"), (4.0, 6.25, "second line")]
+
+    window.seek(5.0)  # what playback does as it moves: position_changed drives the highlight
+    assert task.panel.model.current_row == 1
+    rect = task.panel.table.visualRect(task.panel.model.index(0, TEXT))
+    qtbot.mouseClick(task.panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.tracks.axis.cursor_s == pytest.approx(1.0)
+    assert task.panel.model.current_row == 0
+
+    window.undo_stack.undo()
+    assert task.panel.lines == [] and track.views[0].regions == []
+
+
+@pytest.mark.slow
+def test_transcribe_a_spoken_song_fills_the_panel(window, qtbot):
+    """End to end with the embedded Whisper base: two espeak-ng lines with a pause between them, selected
+    from 1 s on; the lines appear in track time."""
+    import jiwer
+    import numpy as np
+
+    from engine.audio.clip import Clip
+    from tests.synth import speak
+
+    rate = 16000
+    first = speak("the sun is shining on the river", sample_rate=rate)
+    second = speak("we are singing in the morning light", sample_rate=rate)
+    silence = np.zeros(int(1.5 * rate), dtype=np.float32)
+    song = np.concatenate([silence, first, silence, second, silence])
+    window.add_track(Clip(song[None, :], rate, name="spoken"))
+    window.tracks.selection.set(1.0, len(song) / rate)
+    task = lyrics_task(window)
+    job = task.transcribe(LyricsSettings(language="en", beam_size=1, best_of=1, batch_size=2))
+    qtbot.waitUntil(lambda: job.finished and task.panel.model.rowCount() > 0, timeout=180_000)
+    lines = task.panel.lines
+    text = " ".join(line.text for line in lines).lower()
+    error = jiwer.wer("the sun is shining on the river we are singing in the morning light",
+                      jiwer.RemovePunctuation()(text))
+    assert error < 0.3, text
+    assert lines[0].start == pytest.approx(1.5, abs=0.5)  # in track time, not selection time
+    second_start = (2 * len(silence) + len(first)) / rate
+    assert any(abs(line.start - second_start) < 0.5 for line in lines), [(l.start, l.text) for l in lines]

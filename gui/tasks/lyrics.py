@@ -1,0 +1,175 @@
+"""Lyrics in the window: the "Transcribe lyrics" action, its settings dialog, and the Lyrics panel
+(karaoke table, regions on the waveform, edits with undo, re-transcribing a selection, export, imported
+line timings, separated vocals as a track). All engine work runs through ``window.run_job``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import shiboken6
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QVBoxLayout, QWidget
+
+from engine.audio.clip import Clip
+from engine.audio.dsp import crop_seconds
+from engine.errors import VocalisError
+from engine.jobs import Job
+from engine.tasks.lyrics import LyricLine, Lyrics, LyricsSettings, Segmentation, TranscribeFrom
+from engine.tasks.lyrics import formats, separators
+from engine.tasks.lyrics.transcribe import transcribe_lyrics
+from gui.lyrics_panel import LyricsPanel
+from gui.settings_form import SettingsForm
+
+PANEL_TITLE = "Lyrics"
+HIDDEN_SETTINGS = ("format",)  # output files are the CLI's business; the panel exports on demand
+
+
+class TranscribeDialog(QDialog):
+    """The lyrics settings as a form (built from :class:`LyricsSettings`), OK to transcribe."""
+
+    def __init__(self, settings: LyricsSettings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Transcribe lyrics")
+        self.form = SettingsForm(settings, self, hidden=HIDDEN_SETTINGS)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.form)
+        layout.addWidget(buttons)
+
+
+def uses_separator(settings: LyricsSettings) -> bool:
+    """Whether a transcription with ``settings`` needs vocals from the configured separator."""
+    wants_vocals = settings.segmentation in (Segmentation.RMS_VAD, Segmentation.SILERO_VAD) or \
+        settings.transcribe_from is TranscribeFrom.VOCALS
+    return wants_vocals and settings.separator.strip() not in ("", separators.NONE)
+
+
+class LyricsTask(QObject):
+    """Connects the panel to the window; keeps the settings of the last run and its separated vocals."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.settings = LyricsSettings()
+        self.vocals: Clip | None = None
+        self.track = None  # the TrackView the lyrics belong to (their regions are drawn on it)
+        self.panel = LyricsPanel(window.undo_stack)
+        window.add_panel(PANEL_TITLE, self.panel)
+        self.action = QAction("Transcribe lyrics…", window)
+        self.action.setToolTip("Time-synced lyrics of the current track or its selection (Whisper)")
+        self.action.triggered.connect(self.ask_and_transcribe)
+        window.add_task_action(self.action)
+        window.position_changed.connect(self.panel.set_position)
+        self.panel.seekRequested.connect(window.seek)
+        self.panel.linesChanged.connect(self._show_regions)
+        self.panel.transcribeRequested.connect(self.ask_and_transcribe)
+        self.panel.retranscribeRequested.connect(self.retranscribe_selection)
+        self.panel.importTimingsRequested.connect(self.ask_import_timings)
+        self.panel.addVocalsRequested.connect(self.add_vocals_track)
+
+    # --- transcription ---------------------------------------------------------------------------------
+    def ask_and_transcribe(self) -> Job | None:
+        dialog = TranscribeDialog(self.settings, self.window)
+        if not dialog.exec():
+            return None
+        try:
+            self.settings = dialog.form.settings()
+        except VocalisError as exc:
+            self.window.report_error("Transcribe lyrics", str(exc))
+            return None
+        return self.transcribe()
+
+    def retranscribe_selection(self) -> Job | None:
+        if self.window.current_selection() is None:
+            self.window.report_error("Re-transcribe selection", "Select the part of the song to transcribe again.")
+            return None
+        return self.transcribe(replace_selection=True)
+
+    def transcribe(self, settings: LyricsSettings | None = None, *, replace_selection: bool = False) -> Job | None:
+        """Transcribe the selection (or the whole track) as a job; times land in track time. With a
+        separator the vocals are separated by a first job, kept for "Add vocals as track", and handed to
+        the transcription."""
+        settings = settings or self.settings
+        track, clip = self.window.current_track(), self.window.selected_clip()
+        if track is None or clip is None:
+            self.window.report_error("Transcribe lyrics", "Open or record a track first.")
+            return None
+        selection = self.window.current_selection()
+        span = (selection[0], selection[0] + clip.duration) if selection else (0.0, clip.duration)
+        name = f"Transcribing {clip.name or 'lyrics'}"
+
+        def transcribe_with(vocals: Clip | None) -> Job:
+            self.vocals = vocals
+            self.panel.vocals_button.setEnabled(vocals is not None)
+            return self.window.run_job(transcribe_lyrics, clip, settings, vocals=vocals,
+                                       line_timings=self._panel_line_timings(settings, span), name=name,
+                                       on_result=lambda lyrics: self._show_result(track, lyrics, span,
+                                                                                  replace_selection))
+
+        if not uses_separator(settings):
+            return transcribe_with(None)
+        return self.window.run_job(separators.separate_vocals, settings.separator, clip,
+                                   name=f"Separating the vocals of {clip.name or 'the track'}",
+                                   on_result=lambda vocals: transcribe_with(self._aligned(vocals, settings, span)))
+
+    @staticmethod
+    def _aligned(vocals: Clip, settings: LyricsSettings, span: tuple[float, float]) -> Clip:
+        """A stem file covers the whole song; cut it to the transcribed span so times agree."""
+        if settings.separator.strip().startswith(separators.STEM_PREFIX) and span[0] > 0:
+            return crop_seconds(vocals, span[0], min(span[1], vocals.duration))
+        return vocals
+
+    def _panel_line_timings(self, settings: LyricsSettings, span: tuple[float, float]):
+        """For the concatenation method without a timings file: the panel's lines inside ``span`` (a
+        transcription being corrected, or imported timings), relative to the span's start."""
+        if settings.segmentation is not Segmentation.CONCATENATION or settings.line_timings:
+            return None
+        start, end = span
+        return [(line.start - start, line.end - start) for line in self.panel.lines
+                if start <= line.start < end] or None
+
+    def _show_result(self, track, lyrics: Lyrics, span: tuple[float, float], replace_selection: bool) -> None:
+        lines = [line.shifted(span[0]) for line in lyrics.lines]
+        self.track = track
+        if replace_selection:
+            self.panel.replace_range(span[0], span[1], lines)
+        else:
+            self.panel.set_lyrics(replace(lyrics, lines=lines))
+        self.window.statusBar().showMessage(f"{len(lines)} lyric lines ({lyrics.method}, {lyrics.language})", 5000)
+
+    # --- panel requests --------------------------------------------------------------------------------
+    def _show_regions(self, lines: list[LyricLine]) -> None:
+        track = self.track or self.window.current_track()
+        if track is None or not shiboken6.isValid(track):
+            return
+        track.clear_regions()
+        track.add_regions([(line.start, line.end, line.text) for line in lines])
+
+    def add_vocals_track(self) -> None:
+        if self.vocals is not None:
+            self.window.add_track(self.vocals)
+
+    def import_timings(self, path: str | Path) -> None:
+        """Show the timed lines of an LRC/CSV/JSON file and switch to the concatenation method, which
+        transcribes exactly those lines (grouped into windows)."""
+        lyrics = formats.read_lyrics(path)
+        self.track = self.window.current_track()
+        self.panel.set_lyrics(lyrics, "Import line timings")
+        self.settings = replace(self.settings, segmentation=Segmentation.CONCATENATION, line_timings="")
+
+    def ask_import_timings(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Import line timings", "",
+                                              "Line timings (*.lrc *.csv *.json)")
+        if path:
+            try:
+                self.import_timings(path)
+            except VocalisError as exc:
+                self.window.report_error("Import line timings", str(exc))
+
+
+def install(window) -> LyricsTask:
+    return LyricsTask(window)
