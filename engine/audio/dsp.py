@@ -8,11 +8,12 @@ from what a person selected or combined.
 
 from __future__ import annotations
 
+import math
 from typing import Iterable, Iterator, Sequence
 
-import librosa
 import numpy as np
 import pyloudnorm
+import soxr
 import torch
 import torchaudio.functional
 
@@ -23,6 +24,8 @@ FADE_SHAPES = ("linear", "cosine")
 # ITU BS.1770 defines channel weights for up to five channels (L, R, C, Ls, Rs); pyloudnorm follows it.
 LOUDNESS_MAX_CHANNELS = 5
 LOUDNESS_BLOCK_S = 0.4
+# Above this many polyphase filter taps (reduced new rate x reduced old rate) resampling switches to soxr.
+MAX_POLYPHASE_TAPS = 1 << 20
 
 
 # --- time and frames -------------------------------------------------------------------------------------
@@ -119,14 +122,22 @@ def normalize_loudness(clip: Clip, target_lufs: float = -23.0) -> Clip:
 # --- rate and channels -----------------------------------------------------------------------------------
 
 def resample(clip: Clip, sample_rate: int) -> Clip:
-    """Band-limited resampling (torchaudio) to exactly ``round(frames * new / old)`` frames."""
+    """Band-limited resampling to exactly ``round(frames * new / old)`` frames.
+
+    torchaudio's polyphase filter is used for ordinary ratios (44.1k <-> 48k, 384k -> 44.1k, ...). Its filter
+    bank has (new / gcd) x (old / gcd) taps, which for near-coprime rates (22050 -> 22051) would take
+    gigabytes, so those go through soxr (the resampler librosa uses) instead."""
     sample_rate = int(sample_rate)
     if sample_rate <= 0:
         raise BadInputError(clip.source, f"cannot resample to {sample_rate} Hz")
     if sample_rate == clip.sample_rate:
         return clip
-    with torch.inference_mode():
-        out = torchaudio.functional.resample(torch.from_numpy(clip.samples), clip.sample_rate, sample_rate).numpy()
+    common = math.gcd(clip.sample_rate, sample_rate)
+    if (clip.sample_rate // common) * (sample_rate // common) <= MAX_POLYPHASE_TAPS:
+        with torch.inference_mode():
+            out = torchaudio.functional.resample(torch.from_numpy(clip.samples), clip.sample_rate, sample_rate).numpy()
+    else:
+        out = soxr.resample(clip.samples.T, clip.sample_rate, sample_rate, quality="HQ").T
     length = int(round(clip.frames * sample_rate / clip.sample_rate))
     if out.shape[1] < length:
         out = np.pad(out, ((0, 0), (0, length - out.shape[1])))
@@ -229,13 +240,18 @@ def concatenate(clips: Sequence[Clip]) -> Clip:
 
 
 def trim_silence(clip: Clip, top_db: float = 60.0, frame_length: int = 2048, hop_length: int = 512) -> Clip:
-    """Drop leading and trailing audio quieter than ``top_db`` below the peak (librosa.effects.trim, on
-    all channels together)."""
+    """Drop leading and trailing audio whose frame RMS (all channels together) is more than ``top_db``
+    below the loudest frame; the rule of librosa.effects.trim, computed here with cumulative sums because
+    librosa's first call spends seconds compiling, which a GUI edit cannot wait for."""
     if peak_dbfs(clip) == float("-inf"):
         raise BadInputError(clip.source, "is silent throughout; trimming would leave nothing")
-    _, (start, end) = librosa.effects.trim(clip.samples, top_db=top_db, frame_length=frame_length,
-                                           hop_length=hop_length)
-    return crop(clip, int(start), int(end))
+    power_per_frame = np.einsum("cf,cf->f", clip.samples, clip.samples, dtype=np.float64) / clip.channels
+    energy = np.concatenate([[0.0], np.cumsum(power_per_frame)])
+    starts = np.arange(0, max(1, clip.frames - frame_length + hop_length), hop_length)
+    ends = np.minimum(starts + frame_length, clip.frames)
+    power = (energy[ends] - energy[starts]) / frame_length
+    loud = np.flatnonzero(power > power.max() * 10.0 ** (-top_db / 10.0))
+    return crop(clip, int(starts[loud[0]]), int(ends[loud[-1]]))
 
 
 # --- fades -----------------------------------------------------------------------------------------------
