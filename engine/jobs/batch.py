@@ -378,7 +378,7 @@ class _BatchProgress:
         return Progress(forward)
 
 
-def _screen(items: Sequence[BatchItem]) -> Iterator[tuple[BatchItem, str]]:
+def _screen(items: Sequence[BatchItem], clash_hint: str = "") -> Iterator[tuple[BatchItem, str]]:
     """Pair each item with the reason it must not run ("" when it may): two inputs that map to one output
     name, or an output that would overwrite an input."""
     claimed: dict[Path, str] = {}
@@ -386,7 +386,7 @@ def _screen(items: Sequence[BatchItem]) -> Iterator[tuple[BatchItem, str]]:
     for item in items:
         clash = next((claimed[p] for p in item.outputs if p in claimed), None)
         if clash is not None:
-            yield item, f"its output name is taken by {clash}; add {{ext}} to the naming template"
+            yield item, f"its output name is taken by {clash}{clash_hint}"
         elif any(p.resolve() in inputs for p in item.outputs):
             yield item, "an output would overwrite an input; choose another output folder"
         else:
@@ -478,7 +478,7 @@ def run_batch(request: BatchRequest, settings: Any, progress: Progress | None = 
                                  "name_template": request.name_template, "include": list(request.include),
                                  "exclude": list(request.exclude), "started": _now()}})
         todo = []
-        for item, problem in _screen(items):
+        for item, problem in _screen(items, "; add {ext} to the naming template"):
             if problem:
                 record(FileResult(item, FAILED, _error_text(item, problem)))
             elif complete(item):

@@ -20,18 +20,22 @@ from typing import Any, Callable
 
 from engine import settings as settings_mod
 from engine.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from engine.errors import BadInputError
 from engine.cli.output import add_json_flag, print_json, run_with_progress
+from engine.errors import BadInputError
 from engine.jobs.batch import FAILED, FileResult, run_files
+from engine.models import devices
 from engine.tasks import registry
 from engine.tasks.registry import FileTask
 
 
 def build_settings(task: FileTask, args: argparse.Namespace) -> Any:
     """The task's settings from the parsed flags; ``None`` after printing the reason when they are invalid
-    (the caller exits with the usage code)."""
+    or name a device this machine lacks (the caller exits with the usage code)."""
     try:
-        return settings_mod.from_arguments(task.settings_type, args)
+        settings = settings_mod.from_arguments(task.settings_type, args)
+        if task.device_field is not None:
+            devices.resolve(getattr(settings, task.device_field))
+        return settings
     except (ValueError, TypeError, BadInputError) as exc:
         print(f"vocalis {task.name}: invalid options: {exc}", file=sys.stderr)
         return None
