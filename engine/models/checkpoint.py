@@ -40,6 +40,9 @@ def read_tensors(path: str | Path, *, nested_keys: Iterable[str] = ("state_dict"
     try:
         data = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as exc:
+        if "GLOBAL" not in str(exc):  # no class or function is referenced: a damaged file, not an unsafe one
+            reason = [line for line in str(exc).splitlines() if line.strip() and "documentation" not in line]
+            raise ModelLoadError(f"{path}: not a readable PyTorch checkpoint ({reason[-1].strip()})") from exc
         raise ModelLoadError(
             f"{path}: refused to load: the checkpoint contains Python objects beyond tensors "
             f"(it would run code when unpickled). Convert it to safetensors or plain tensors. ({exc})"

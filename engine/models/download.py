@@ -1,7 +1,8 @@
 """Downloading catalog models from the Hugging Face Hub.
 
-Each file goes through ``huggingface_hub.hf_hub_download`` into the model's staging folder (it resumes an
-interrupted transfer with an HTTP Range request and skips files already staged by an earlier attempt);
+Each file goes through ``huggingface_hub.hf_hub_download`` into the model's staging folder. The client
+retries by itself (the metadata request five times with back-off; a transfer cut midway resumes with an
+HTTP Range request from the last full chunk), and files staged by an earlier attempt are not fetched again;
 only when every file is there does :meth:`ModelStore.install` move them into place, check sizes and
 hashes and mark the model installed. Progress and cancel reach into the transfer through the ``tqdm_class``
 hook, so a cancel stops a 3 GB download within one chunk.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from typing import Callable
 
 from huggingface_hub import hf_hub_download
@@ -23,7 +23,6 @@ from engine.jobs import CancelToken, Progress, null_progress
 from engine.models.store import ModelStatus, ModelStore
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
-ATTEMPTS = 3
 # Exception class names (requests, httpx and httpx2 spell them alike) that mean the network path failed.
 _NETWORK_ERROR_NAMES = {"ConnectError", "ConnectTimeout", "ConnectionError", "ProxyError", "ReadTimeout",
                         "Timeout", "TimeoutException", "ReadError", "NetworkError", "RemoteProtocolError",
@@ -57,7 +56,7 @@ def _progress_bar_class(on_bytes: Callable[[int], None], cancel: CancelToken) ->
 
 def download(store: ModelStore, model_id: str, *, progress: Progress | None = None,
              cancel: CancelToken | None = None, endpoint: str | None = None, token: str | None = None,
-             attempts: int = ATTEMPTS, retry_delay_s: float = 2.0) -> ModelStatus:
+             ) -> ModelStatus:
     """Download every file of ``model_id`` and install it. ``endpoint`` defaults to ``HF_ENDPOINT``.
 
     Raises :class:`DownloadError` (offline, proxy, not found), :class:`BadInputError` (a file does not
@@ -84,23 +83,14 @@ def download(store: ModelStore, model_id: str, *, progress: Progress | None = No
     staged = {}
     for spec in entry.files:
         cancel.check()
-        before = received
-        for attempt in range(1, attempts + 1):
-            try:
-                path = hf_hub_download(entry.source.repo, spec.remote_name, revision=entry.source.revision,
-                                       local_dir=staging, endpoint=endpoint, token=token, tqdm_class=bar_class)
-                break
-            except Cancelled:
-                raise
-            except Exception as exc:  # noqa: BLE001 - every hub failure becomes a message for the user
-                received = before
-                failure = _explain(exc, entry.source.repo, spec.remote_name, endpoint)
-                if not _is_network_error(exc) or attempt == attempts:
-                    raise failure from exc
-                transfer(received / total, f"{failure} - retrying ({attempt}/{attempts - 1})")
-                time.sleep(retry_delay_s * 2 ** (attempt - 1))
+        try:
+            path = hf_hub_download(entry.source.repo, spec.remote_name, revision=entry.source.revision,
+                                   local_dir=staging, endpoint=endpoint, token=token, tqdm_class=bar_class)
+        except Cancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every hub failure becomes a message for the user
+            raise _explain(exc, entry.source.repo, spec.remote_name, endpoint) from exc
         staged[spec.name] = path
-        received = before + os.path.getsize(path)
     status = store.install(model_id, staged, origin=f"{endpoint}/{entry.source.repo}@{entry.source.revision}",
                            mode="move", progress=progress.sub(0.8, 1.0), cancel=cancel)
     shutil.rmtree(staging, ignore_errors=True)

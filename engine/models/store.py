@@ -300,7 +300,11 @@ class ModelStore:
         entry = self.catalog[model_id]
         path = Path(path).expanduser()
         if path.is_dir():
-            sources = {spec.name: self._find_in_folder(path, spec) for spec in entry.files}
+            found = {spec.name: self._find_in_folder(path, spec) for spec in entry.files}
+            absent = [name for name, source in found.items() if source is None]
+            if absent:
+                raise BadInputError(path, f"the folder has no {', '.join(absent)} (needed by {entry.id})")
+            sources = found
         elif path.is_file():
             if len(entry.files) != 1:
                 names = ", ".join(spec.name for spec in entry.files)
@@ -313,11 +317,11 @@ class ModelStore:
                             progress=progress, cancel=cancel)
 
     @staticmethod
-    def _find_in_folder(folder: Path, spec: ModelFile) -> Path:
+    def _find_in_folder(folder: Path, spec: ModelFile) -> Path | None:
         for candidate in (folder / spec.name, folder / spec.remote_name):
             if candidate.is_file():
                 return candidate
-        raise BadInputError(folder, f"the folder has no {spec.name}")
+        return None
 
     def delete(self, model_id: str) -> None:
         """Remove the model's folder and any staged download."""
