@@ -102,9 +102,9 @@ def main() -> int:
               f"{wer / native['report'].corpus.metrics['WER']:10.3f}")
     if args.json:
         args.json.write_text(json.dumps([{
-            "method": r["method"], "seconds": r["seconds"], "corpus": r["report"].corpus.metrics,
-            "songs": {row.name: row.metrics for row in r["report"].songs}, "hypotheses": r["hypotheses"],
-        } for r in results], indent=1, default=float))
+            "method": r["method"], "seconds": r["seconds"], "corpus": r["report"].corpus.json_metrics(),
+            "songs": {row.name: row.json_metrics() for row in r["report"].songs}, "hypotheses": r["hypotheses"],
+        } for r in results], indent=1))
     return 0
 
 

@@ -25,6 +25,11 @@ class EvalRow:
     name: str
     metrics: dict[str, float]
 
+    def json_metrics(self) -> dict[str, float | None]:
+        """The metrics with undefined values (NaN: e.g. no parentheses anywhere) as ``None``, valid JSON."""
+        return {key: None if isinstance(value, float) and math.isnan(value) else value
+                for key, value in self.metrics.items()}
+
 
 @dataclass(frozen=True)
 class EvalReport:

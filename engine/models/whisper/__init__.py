@@ -8,7 +8,6 @@ Audio is 16 kHz mono float32 throughout (Whisper's input rate).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -20,6 +19,8 @@ from faster_whisper.transcribe import Segment
 
 from engine.errors import DeviceOutOfMemoryError, MissingModelError, ModelLoadError
 from engine.jobs import CancelToken, Progress
+from engine.models import devices, store
+from engine.models.cache import model_cache
 
 SAMPLE_RATE = 16000
 MODEL_FILES = ("model.bin", "config.json")
@@ -52,9 +53,7 @@ def resolve_model_dir(model: str) -> Path:
             raise MissingModelError(f"{candidate} is not a CTranslate2 Whisper model folder "
                                     f"(missing {', '.join(missing)})")
         return candidate
-    from engine.models import store
-
-    return store.resolve(model)
+    return Path(store.resolve(model))
 
 
 def pick_device(device: str) -> str:
@@ -70,10 +69,10 @@ def pick_compute_type(device: str, compute_type: str) -> str:
     return "float16" if device == "cuda" else "int8"
 
 
-@functools.lru_cache(maxsize=2)
-def _load(model_dir: str, device: str, compute_type: str) -> WhisperModel:
+def _load(model_dir: Path, device: str, compute_type: str) -> WhisperModel:
     try:
-        return WhisperModel(model_dir, device=device, compute_type=compute_type)
+        return WhisperModel(str(model_dir), device=device, compute_type=compute_type,
+                            cpu_threads=devices.cpu_threads() if device == "cpu" else 0)
     except (RuntimeError, ValueError, OSError) as exc:
         message = str(exc)
         if "out of memory" in message.lower():
@@ -84,10 +83,14 @@ def _load(model_dir: str, device: str, compute_type: str) -> WhisperModel:
 
 
 def load_model(model: str, device: str = "auto", compute_type: str = "auto") -> WhisperModel:
-    """The Whisper model ``model`` (store id or folder), loaded once per (folder, device, type)."""
+    """The Whisper model ``model`` (store id or folder), loaded once per (folder, device, type) and kept
+    in the shared model cache for the next song."""
     model_dir = resolve_model_dir(model)
     device = pick_device(device)
-    return _load(str(model_dir), device, pick_compute_type(device, compute_type))
+    compute_type = pick_compute_type(device, compute_type)
+    return model_cache.get(("whisper", str(model_dir), device, compute_type),
+                           lambda: _load(model_dir, device, compute_type),
+                           size_bytes=(model_dir / "model.bin").stat().st_size)
 
 
 def _collect(segments: Iterator[Segment], duration: float, progress: Progress, cancel: CancelToken) -> list[Segment]:

@@ -11,9 +11,7 @@ from pathlib import Path
 
 from engine.errors import BadInputError
 from engine.fileio import write_text_atomic
-from engine.tasks.lyrics.types import LyricLine, Lyrics, Word
-
-FORMATS = ("lrc", "srt", "vtt", "txt", "json")
+from engine.tasks.lyrics.types import LYRICS_FORMATS, LyricLine, Lyrics, Word
 
 _LRC_TIME = re.compile(r"\[(\d+):(\d+(?:\.\d+)?)\]")
 _LRC_WORD = re.compile(r"<(\d+):(\d+(?:\.\d+)?)>([^<]*)")
@@ -82,7 +80,8 @@ def write_lyrics(lyrics: Lyrics, output_stem: str | Path, formats: list[str]) ->
     """Write ``lyrics`` as ``<output_stem>.<format>`` for each format, each file atomically."""
     unknown = [fmt for fmt in formats if fmt not in RENDERERS]
     if unknown:
-        raise BadInputError(None, f"unknown lyrics format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+        raise BadInputError(None, f"unknown lyrics format(s) {', '.join(unknown)}; "
+                                  f"choose from {', '.join(LYRICS_FORMATS)}")
     return [write_text_atomic(path, RENDERERS[path.suffix[1:]](lyrics))
             for path in output_paths(Path(output_stem), formats)]
 
@@ -162,6 +161,15 @@ def read_lyrics(path: str | Path) -> Lyrics:
     return lyrics
 
 
-def read_line_timings(path: str | Path) -> list[tuple[float, float]]:
-    """``(start, end)`` of each line of an LRC, JSON or CSV file."""
+def read_line_timings(path: str | Path, song: str | Path | None = None) -> list[tuple[float, float]]:
+    """``(start, end)`` of each line of an LRC, JSON or CSV file; when ``path`` is a folder (batch), of the
+    file in it named like ``song``."""
+    path = Path(path)
+    if path.is_dir():
+        stem = Path(song).stem if song else ""
+        found = [path / f"{stem}{suffix}" for suffix in PARSERS if (path / f"{stem}{suffix}").is_file()]
+        if not found:
+            raise BadInputError(path, f"no line timings for {stem or 'this clip'} "
+                                      f"({', '.join(stem + s for s in PARSERS)})")
+        path = found[0]
     return [(line.start, line.end) for line in read_lyrics(path).lines]

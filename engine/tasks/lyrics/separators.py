@@ -10,9 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-import soundfile as sf
-
+from engine.audio import io as audio_io
 from engine.audio.clip import Clip
 from engine.errors import BadInputError
 from engine.jobs import CancelToken, Progress
@@ -52,13 +50,7 @@ def read_stem(path: str | Path) -> Clip:
     path = Path(path)
     if not path.is_file():
         raise BadInputError(path, "vocal stem file not found")
-    try:
-        samples, rate = sf.read(path, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise BadInputError(path, f"cannot read the vocal stem: {exc}") from exc
-    if samples.size == 0:
-        raise BadInputError(path, "the vocal stem is empty")
-    return Clip(np.ascontiguousarray(samples.T), rate, source=path)
+    return audio_io.load(path)
 
 
 def separate_vocals(spec: str, clip: Clip, progress: Progress, cancel: CancelToken) -> Clip | None:

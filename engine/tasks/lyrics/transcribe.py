@@ -7,6 +7,9 @@ damaged.
 
 from __future__ import annotations
 
+import bisect
+from dataclasses import replace
+
 import librosa
 import numpy as np
 
@@ -15,10 +18,11 @@ from engine.errors import BadInputError
 from engine.jobs import CancelToken, Progress, null_progress
 from engine.models import whisper
 from engine.tasks.lyrics.concatenation import concatenation_windows
+from engine.tasks.lyrics.formats import read_line_timings
 from engine.tasks.lyrics.packing import pack_spans
 from engine.tasks.lyrics.separators import separate_vocals
 from engine.tasks.lyrics.types import LyricLine, Lyrics, LyricsSettings, Segmentation, TranscribeFrom, Word
-from engine.tasks.lyrics.vad import SAMPLE_RATE, VadParameters, rms_vad, silero_vad
+from engine.tasks.lyrics.vad import SAMPLE_RATE, Span, VadParameters, rms_vad, silero_vad
 
 
 def to_whisper_audio(clip: Clip) -> np.ndarray:
@@ -35,15 +39,33 @@ def vad_parameters(settings: LyricsSettings) -> VadParameters:
                          max_segment_s=settings.max_segment_s)
 
 
-def vad_windows(settings: LyricsSettings, audio: np.ndarray) -> list[tuple[float, float]]:
-    """Speech spans of ``audio`` (vocals, or the mix without separation) packed into windows, in seconds."""
+def speech_spans(settings: LyricsSettings, audio: np.ndarray) -> list[Span]:
+    """Where ``audio`` (vocals, or the mix without separation) has voice, in samples."""
     params = vad_parameters(settings)
     if settings.segmentation is Segmentation.SILERO_VAD:
-        spans = silero_vad(audio, params, settings.silero_threshold)
-    else:
-        spans = rms_vad(audio, params)
-    windows = pack_spans(spans, int(settings.window_s * SAMPLE_RATE))
-    return [(start / SAMPLE_RATE, end / SAMPLE_RATE) for start, end in windows]
+        return silero_vad(audio, params, settings.silero_threshold)
+    return rms_vad(audio, params)
+
+
+def in_seconds(spans: list[Span]) -> list[tuple[float, float]]:
+    return [(start / SAMPLE_RATE, end / SAMPLE_RATE) for start, end in spans]
+
+
+def snap_to_speech(line: LyricLine, spans: list[tuple[float, float]]) -> LyricLine:
+    """Move word starts that fall in a silence to where the voice resumes.
+
+    Whisper's word alignment lets a line's first word swallow the silence before it, so LRC lines light up
+    early; the VAD knows where the voice actually starts."""
+    starts = [start for start, _ in spans]
+
+    def snapped(time: float, end: float) -> float:
+        k = bisect.bisect_right(starts, time)
+        inside = k > 0 and time < spans[k - 1][1]
+        return starts[k] if not inside and k < len(starts) and starts[k] < end else time
+
+    words = [replace(w, start=snapped(w.start, w.end)) for w in line.words]
+    start = words[0].start if words else snapped(line.start, line.end)
+    return replace(line, start=start, words=words)
 
 
 def _line(segment) -> LyricLine:
@@ -68,8 +90,6 @@ def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress |
     names one. ``line_timings`` (seconds) drive the concatenation method; without them
     ``settings.line_timings`` names an LRC/CSV file.
     """
-    from engine.tasks.lyrics.formats import read_line_timings
-
     progress = progress or null_progress()
     cancel = cancel or CancelToken()
     if clip.frames == 0:
@@ -78,7 +98,7 @@ def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress |
     if method is Segmentation.CONCATENATION and line_timings is None:
         if not settings.line_timings:
             raise BadInputError(clip.source, "the concatenation method needs line timings (an LRC or CSV file)")
-        line_timings = read_line_timings(settings.line_timings)
+        line_timings = read_line_timings(settings.line_timings, clip.source or clip.name)
 
     needs_vocals = method in (Segmentation.RMS_VAD, Segmentation.SILERO_VAD) or \
         settings.transcribe_from is TranscribeFrom.VOCALS
@@ -99,6 +119,7 @@ def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress |
         beam_size=settings.beam_size, best_of=settings.best_of, temperatures=tuple(settings.temperatures),
         initial_prompt=settings.initial_prompt or None, word_timestamps=settings.word_timestamps)
     decode_progress = progress.sub(0.45, 1.0)
+    spans: list[tuple[float, float]] = []
     if method is Segmentation.NATIVE:
         transcript = whisper.transcribe_native(model, heard, options, decode_progress, cancel)
         description = "native"
@@ -107,11 +128,13 @@ def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress |
             windows = concatenation_windows(line_timings, len(mix) / SAMPLE_RATE, window_s=settings.window_s,
                                             max_gap_s=settings.max_line_gap_s, pad_s=settings.line_pad_s)
         else:
-            windows = vad_windows(settings, mix if vocals_audio is None else vocals_audio)
+            found = speech_spans(settings, mix if vocals_audio is None else vocals_audio)
+            windows = in_seconds(pack_spans(found, int(settings.window_s * SAMPLE_RATE)))
+            spans = in_seconds(found)
         cancel.check()
         transcript = whisper.transcribe_windows(model, heard, windows, options, settings.batch_size,
                                                 decode_progress, cancel)
         source = "mix" if vocals is None else "vocals"
         description = method.value if method is Segmentation.CONCATENATION else f"{method.value} on {source}"
-    lines = [line for line in map(_line, transcript.segments) if line.text]
+    lines = [snap_to_speech(line, spans) for line in map(_line, transcript.segments) if line.text]
     return Lyrics(lines, transcript.language, settings.model, description)

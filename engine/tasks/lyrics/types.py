@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 
 from engine.settings import option
 
+LYRICS_FORMATS = ("lrc", "srt", "vtt", "txt", "json")
+
 
 @dataclass(frozen=True)
 class Word:
@@ -93,8 +95,8 @@ class LyricsSettings:
                             label="Vocal separator")
     transcribe_from: TranscribeFrom = option(TranscribeFrom.MIX, "audio Whisper hears: the mix or the vocals",
                                              label="Transcribe from")
-    line_timings: str = option("", "LRC or CSV file with line times (for concatenation)",
-                               label="Line timings")
+    line_timings: str = option("", "LRC, CSV or JSON file with line times for concatenation, or a folder "
+                                   "of them named like the songs", label="Line timings")
     vad_onset: float = option(0.1, "RMS-VAD: speech starts above this fraction of the peak RMS",
                               minimum=0.0, maximum=1.0, label="VAD onset")
     vad_offset: float = option(0.1, "RMS-VAD: speech ends below this fraction of the peak RMS",
@@ -113,3 +115,11 @@ class LyricsSettings:
                                    minimum=0.0, label="Max line gap (s)")
     line_pad_s: float = option(0.5, "concatenation: padding around each known line", minimum=0.0,
                                label="Line pad (s)")
+    format: list[str] = option(["lrc", "txt"], "files to write: lrc (with word tags when words are timed), "
+                                               "srt, vtt, txt, json", choices=LYRICS_FORMATS, label="Formats")
+
+    def __post_init__(self) -> None:
+        unknown = [fmt for fmt in self.format if fmt not in LYRICS_FORMATS]
+        if unknown or not self.format:
+            raise ValueError(f"unknown lyrics format(s) {', '.join(unknown) or '(none given)'}; "
+                             f"choose from {', '.join(LYRICS_FORMATS)}")

@@ -1,0 +1,72 @@
+"""The lyrics task's checks and helpers that need no model: typed errors before any work, snapping line
+starts to the voice, settings, the file-task registration and the CLI wiring."""
+
+import pytest
+
+from engine.audio.clip import Clip
+from engine.cli import build_parser
+from engine.errors import BadInputError
+from engine.jobs import CancelToken, null_progress
+from engine.settings import from_dict, to_dict
+from engine.tasks import registry
+from engine.tasks.lyrics import LyricLine, LyricsSettings, Segmentation, TranscribeFrom, Word, transcribe_lyrics
+from engine.tasks.lyrics.separators import available_separators, separate_vocals
+from engine.tasks.lyrics.transcribe import snap_to_speech
+from tests.synth import tone
+
+CLIP = Clip(tone(220, 2.0), 16000, name="beep")
+
+
+def test_words_starting_in_a_silence_move_to_where_the_voice_resumes():
+    line = LyricLine(4.0, 7.0, "we sing", [Word(4.0, 6.6, "we"), Word(6.6, 7.0, "sing")])
+    snapped = snap_to_speech(line, [(0.8, 3.1), (6.3, 8.6)])
+    assert snapped.start == 6.3
+    assert [(w.start, w.end) for w in snapped.words] == [(6.3, 6.6), (6.6, 7.0)]
+
+
+def test_words_inside_speech_or_before_no_later_voice_stay():
+    line = LyricLine(1.0, 2.0, "la", [Word(1.0, 2.0, "la")])
+    assert snap_to_speech(line, [(0.5, 3.0)]) == line
+    assert snap_to_speech(line, [(5.0, 6.0)]) == line  # the next voice starts after the word ends
+    assert snap_to_speech(line, []) == line
+
+
+def test_concatenation_without_line_timings_is_a_clear_error():
+    with pytest.raises(BadInputError, match="needs line timings"):
+        transcribe_lyrics(CLIP, LyricsSettings(segmentation=Segmentation.CONCATENATION))
+
+
+def test_transcribing_vocals_needs_a_separator():
+    with pytest.raises(BadInputError, match="needs a separator"):
+        transcribe_lyrics(CLIP, LyricsSettings(transcribe_from=TranscribeFrom.VOCALS))
+
+
+def test_empty_audio_is_rejected():
+    with pytest.raises(BadInputError, match="empty"):
+        transcribe_lyrics(Clip([[]], 16000), LyricsSettings())
+
+
+def test_separator_names_are_checked(tmp_path):
+    assert available_separators()[0] == "none"
+    assert separate_vocals("none", CLIP, null_progress(), CancelToken()) is None
+    with pytest.raises(BadInputError, match="unknown vocal separator 'magic'"):
+        separate_vocals("magic", CLIP, null_progress(), CancelToken())
+    with pytest.raises(BadInputError, match="vocal stem file not found"):
+        separate_vocals(f"stem:{tmp_path / 'nope.wav'}", CLIP, null_progress(), CancelToken())
+
+
+def test_settings_reject_unknown_formats_and_survive_a_manifest():
+    with pytest.raises(ValueError, match="doc"):
+        LyricsSettings(format=["lrc", "doc"])
+    settings = LyricsSettings(segmentation=Segmentation.SILERO_VAD, format=["srt"], language="fr")
+    assert from_dict(LyricsSettings, to_dict(settings)) == settings
+
+
+def test_lyrics_is_a_file_task_with_cli_flags(tmp_path):
+    task = registry.get("lyrics")
+    assert task.output_names(tmp_path / "song", LyricsSettings(format=["lrc", "json"])) == \
+        [tmp_path / "song.lrc", tmp_path / "song.json"]
+    args = build_parser().parse_args(["lyrics", "a.mp3", "--out", str(tmp_path), "--separator", "none",
+                                      "--model", "whisper-base", "--format", "lrc,srt", "--language", "fr",
+                                      "--segmentation", "silero-vad"])
+    assert (args.format, args.language, args.segmentation) == (["lrc", "srt"], "fr", Segmentation.SILERO_VAD)
