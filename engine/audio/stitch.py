@@ -1,0 +1,79 @@
+"""Run a source separator over audio longer than it should see at once, without speakers swapping.
+
+A separator returns its sources in an arbitrary order that can change from one window to the next
+(permutation ambiguity). Windows overlap; on each overlap the new window's sources are matched to the
+already-stitched ones by the assignment that maximises the summed normalised correlation, reordered, and
+crossfaded in with complementary sin²/cos² ramps. Works with any separator ``(batch, samples) →
+(batch, sources, samples)`` and holds only one window (plus one overlap) of output at a time, so memory is
+bounded by the window, not by the length of the audio.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from engine.jobs import CancelToken, Progress
+
+Separator = Callable[[np.ndarray], np.ndarray]  # (batch, samples) -> (batch, sources, samples)
+Reader = Callable[[int, int], np.ndarray]  # (start, stop) -> mono float32 samples start..stop
+
+
+def window_starts(length: int, window: int, overlap: int) -> list[int]:
+    """Start of every window; the last one is moved back to end at ``length`` so no window is padded."""
+    if not 0 <= overlap < window:
+        raise ValueError(f"overlap must be in [0, window), got {overlap} for a window of {window}")
+    if length <= window:
+        return [0]
+    hop = window - overlap
+    starts = list(range(0, length - window, hop))
+    starts.append(length - window)
+    return starts
+
+
+def best_permutation(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Order of ``current``'s sources that best matches ``previous`` (both ``(sources, n)``) by correlation.
+
+    Returns ``order`` with ``current[order]`` aligned to ``previous``.
+    """
+    def unit(x: np.ndarray) -> np.ndarray:
+        x = x.astype(np.float64) - x.mean(axis=-1, keepdims=True)
+        return x / (np.linalg.norm(x, axis=-1, keepdims=True) + 1e-12)
+
+    similarity = unit(previous) @ unit(current).T  # [previous source, current source]
+    rows, cols = linear_sum_assignment(similarity, maximize=True)
+    return cols[np.argsort(rows)]
+
+
+def crossfade_ramp(length: int) -> np.ndarray:
+    """Fade-in ramp whose complement (1 − ramp) is the fade-out; sin² so the sum is exactly one."""
+    return (np.sin(0.5 * np.pi * (np.arange(length) + 0.5) / length) ** 2).astype(np.float32)
+
+
+def separate_long(read: Reader, length: int, separate: Separator, window: int, overlap: int, *,
+                  progress: Progress | None = None, cancel: CancelToken | None = None) -> Iterator[np.ndarray]:
+    """Yield the stitched sources as consecutive ``(sources, n)`` blocks covering ``0..length``.
+
+    ``read(start, stop)`` supplies the mixture on demand, so the caller can stream it from disk.
+    """
+    starts = window_starts(length, window, overlap)
+    emitted = 0
+    tail: np.ndarray | None = None  # aligned output of the previous window from ``emitted`` to its end
+    for index, start in enumerate(starts):
+        if cancel is not None:
+            cancel.check()
+        stop = min(length, start + window)
+        current = np.asarray(separate(read(start, stop)[None, :])[0], dtype=np.float32)
+        if tail is not None:
+            shared = tail.shape[1]  # the previous window reaches ``shared`` samples into this one
+            current = current[best_permutation(tail, current[:, :shared])]
+            ramp = crossfade_ramp(shared)
+            current[:, :shared] = tail * (1.0 - ramp) + current[:, :shared] * ramp
+        keep_until = starts[index + 1] if index + 1 < len(starts) else stop
+        yield current[:, :keep_until - start]
+        tail = current[:, keep_until - start:]
+        emitted = keep_until
+        if progress is not None:
+            progress(emitted / length, f"separated {emitted / length:.0%}")
