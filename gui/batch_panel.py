@@ -1,0 +1,221 @@
+"""The Batch panel: run any file task over a folder tree (the GUI face of ``vocalis batch``).
+
+The panel only collects choices and shows results; the walk, the manifest, resume and the report are
+:func:`engine.jobs.batch.run_batch`, run through the window's :class:`~gui.jobs.JobRunner`.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QGroupBox,
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from engine.errors import VocalisError
+from engine.jobs import Job, ProgressUpdate
+from engine.jobs.batch import REPORT_NAME, TEMPLATE_FIELDS, BatchReport, BatchRequest, FileResult, run_batch
+from engine.tasks import registry
+from gui.jobs import JobRunner, format_eta
+from gui.settings_form import SettingsForm
+
+RESULT_COLUMNS = ("File", "Status", "Seconds", "Problem")
+
+
+class _FileSignals(QObject):
+    """Carries per-file results from the batch's worker thread to the UI thread."""
+
+    file_done = Signal(object)  # FileResult
+
+
+def _globs(text: str) -> tuple[str, ...]:
+    """Globs typed with spaces or commas between them; quotes keep a glob with spaces whole."""
+    return tuple(shlex.split(text.replace(",", " ")))
+
+
+class BatchPanel(QWidget):
+    """Task, folders, filters, naming and the task's own settings; Start/Cancel, overall progress with ETA,
+    and one table row per finished file. ``finished(report or None)`` is emitted when a run ends."""
+
+    finished = Signal(object)
+
+    def __init__(self, runner: JobRunner | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.runner = runner or JobRunner(self)
+        self._job: Job | None = None
+        self._signals = _FileSignals(self)
+        self._signals.file_done.connect(self._add_result)
+        self.tasks = registry.all_tasks()
+
+        self.task_combo = QComboBox()
+        for name, task in self.tasks.items():
+            self.task_combo.addItem(name, name)
+            self.task_combo.setItemData(self.task_combo.count() - 1, task.help, Qt.ItemDataRole.ToolTipRole)
+        self.input_edit, input_row = self._folder_row("Folder whose audio files are processed (with subfolders)")
+        self.output_edit, output_row = self._folder_row("Folder that mirrors the input tree and holds the manifest")
+        self.include_edit = QLineEdit()
+        self.include_edit.setPlaceholderText("audio files")
+        self.include_edit.setToolTip("Globs of files to process, e.g. *.wav *.flac (empty: every audio file)")
+        self.exclude_edit = QLineEdit()
+        self.exclude_edit.setToolTip("Globs of files to leave out, e.g. */drafts/*")
+        self.template_edit = QLineEdit("{stem}")
+        self.template_edit.setToolTip("Output name without extension; fields: "
+                                      + " ".join("{" + f + "}" for f in TEMPLATE_FIELDS))
+        self.redo_box = QCheckBox("Process files again even if their outputs are complete")
+
+        form = QFormLayout()
+        form.addRow("Task", self.task_combo)
+        form.addRow("Input folder", input_row)
+        form.addRow("Output folder", output_row)
+        form.addRow("Include", self.include_edit)
+        form.addRow("Exclude", self.exclude_edit)
+        form.addRow("Output name", self.template_edit)
+        form.addRow("", self.redo_box)
+
+        self.settings_box = QGroupBox("Task settings")
+        self.settings_layout = QVBoxLayout(self.settings_box)
+        self.settings_form: SettingsForm | None = None
+
+        self.start_button = QPushButton("Start")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("Stop after the current step; finished files stay, a rerun does the rest")
+        self.open_button = QPushButton("Open output folder")
+        buttons = QHBoxLayout()
+        for button in (self.start_button, self.cancel_button, self.open_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.status_label = QLabel()
+        self.status_label.setWordWrap(True)
+        self.results = QTableWidget(0, len(RESULT_COLUMNS))
+        self.results.setHorizontalHeaderLabels(RESULT_COLUMNS)
+        self.results.horizontalHeader().setSectionResizeMode(len(RESULT_COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.results.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.summary_label = QLabel()
+        self.summary_label.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.settings_box)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.results, 1)
+        layout.addWidget(self.summary_label)
+
+        self.task_combo.currentIndexChanged.connect(self._show_task_settings)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.open_button.clicked.connect(self._open_output)
+        self.runner.progressed.connect(self._progress)
+        self.runner.ended.connect(self._ended)
+        self._show_task_settings()
+
+    def _folder_row(self, tip: str) -> tuple[QLineEdit, QWidget]:
+        edit = QLineEdit()
+        edit.setToolTip(tip)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(lambda: self._browse(edit))
+        row = QWidget()
+        box = QHBoxLayout(row)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(edit, 1)
+        box.addWidget(browse)
+        return edit, row
+
+    def _browse(self, edit: QLineEdit) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a folder", edit.text())
+        if folder:
+            edit.setText(folder)
+
+    @property
+    def task_name(self) -> str:
+        return self.task_combo.currentData()
+
+    def _show_task_settings(self) -> None:
+        if self.settings_form is not None:
+            self.settings_layout.removeWidget(self.settings_form)
+            self.settings_form.deleteLater()
+        self.settings_form = SettingsForm(self.tasks[self.task_name].settings_type())
+        self.settings_layout.addWidget(self.settings_form)
+
+    def request(self) -> BatchRequest:
+        """The run the panel describes; a :class:`VocalisError` says what is missing."""
+        if not self.input_edit.text().strip() or not self.output_edit.text().strip():
+            raise VocalisError("choose an input folder and an output folder")
+        return BatchRequest(self.task_name, Path(self.input_edit.text().strip()).expanduser(),
+                            Path(self.output_edit.text().strip()).expanduser(), _globs(self.include_edit.text()),
+                            _globs(self.exclude_edit.text()), self.template_edit.text().strip() or "{stem}",
+                            self.redo_box.isChecked())
+
+    def start(self) -> None:
+        if self._job is not None:
+            return
+        try:
+            request = self.request()
+            settings = self.settings_form.settings()
+        except (VocalisError, ValueError) as exc:
+            self.status_label.setText(str(exc))
+            return
+        self.results.setRowCount(0)
+        self.summary_label.clear()
+        self.progress_bar.setValue(0)
+        self.start_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self._job = self.runner.run(run_batch, request, settings, name=f"batch {request.task}",
+                                    on_result=self._show_report, on_file=self._signals.file_done.emit)
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self.cancel_button.setEnabled(False)
+            self.status_label.setText("cancelling after the current step…")
+            self._job.cancel()
+
+    def _progress(self, job: Job, update: ProgressUpdate) -> None:
+        if job is self._job:
+            self.progress_bar.setValue(round(update.fraction * 1000))
+            eta = format_eta(update.eta_s)
+            self.status_label.setText(f"{update.message} — {eta}" if eta else update.message)
+
+    def _add_result(self, result: FileResult) -> None:
+        row = self.results.rowCount()
+        self.results.insertRow(row)
+        values = (result.item.relative, result.status, f"{sum(result.timings.values()):.2f}", result.error)
+        for column, value in enumerate(values):
+            self.results.setItem(row, column, QTableWidgetItem(value))
+
+    def _show_report(self, report: BatchReport) -> None:
+        counts = report.counts
+        self.summary_label.setText(
+            f"{counts['ok']} done, {counts['skipped']} already complete, {counts['failed']} failed — "
+            f"{report.audio_hours * 60:.1f} min of audio in {report.wall_s:.1f} s. "
+            f"Report: {Path(report.output_dir) / REPORT_NAME}")
+        self.finished.emit(report)
+
+    def _ended(self, job: Job) -> None:
+        if job is not self._job:
+            return
+        self._job = None
+        self.start_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if job.error is not None:
+            self.status_label.setText(job.error_message)
+            self.finished.emit(None)
+
+    def _open_output(self) -> None:
+        if self.output_edit.text().strip():
+            QDesktopServices.openUrl(QUrl.fromLocalFile(self.output_edit.text().strip()))
+
+
+def open_batch_panel(window) -> QWidget:
+    """Tools ▸ Batch…: one Batch dock per window, running on the window's job runner (status bar, errors)."""
+    dock = window.findChild(QDockWidget, "panel-Batch")
+    if dock is None:
+        dock = window.add_panel("Batch", BatchPanel(window.jobs))
+    return dock
