@@ -3,7 +3,6 @@ is recorded back from its monitor, so frequency and level can be checked end to 
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 
 from engine.audio import devices
 from engine.audio.clip import Clip
-from tests.conftest import REPO
+from tests.pulse import ensure_null_sink_pulseaudio
 from tests.synth import dominant_frequency, tone
 
 pytestmark = pytest.mark.audio
@@ -20,18 +19,11 @@ RATE = 48000
 PORTAUDIO_DEVICE = "pulse"  # PortAudio's ALSA device that talks to the PulseAudio server
 
 
-def _pulse_running() -> bool:
-    return subprocess.run(["pactl", "info"], capture_output=True).returncode == 0
-
-
 @pytest.fixture(scope="session", autouse=True)
 def pulse_null_sink():
     """A PulseAudio server whose default sink is a null sink and default source that sink's monitor;
     started here when the test runs without tools/test.sh."""
-    subprocess.run(["bash", "-c", f"source '{REPO}/tools/pulse.sh' && start_null_sink_pulseaudio"],
-                   check=True, capture_output=True)
-    assert _pulse_running()
-    devices.rescan_devices()
+    ensure_null_sink_pulseaudio()
 
 
 def _loud_part(recording: np.ndarray, rate: int = RATE, threshold: float = 0.05) -> np.ndarray:

@@ -48,9 +48,13 @@ def list_devices(kind: str | None = None) -> list[AudioDevice]:
     """All devices, or only those with inputs (``kind="input"``) or outputs (``kind="output"``)."""
     if kind not in (None, "input", "output"):
         raise ValueError(f"kind must be 'input', 'output' or None, not {kind!r}")
-    host_apis = [api["name"] for api in sd.query_hostapis()]
+    try:
+        host_apis = [api["name"] for api in sd.query_hostapis()]
+        found = sd.query_devices()
+    except sd.PortAudioError as exc:
+        raise AudioDeviceError(f"cannot list audio devices: {exc}") from exc
     devices = []
-    for info in sd.query_devices():
+    for info in found:
         device = AudioDevice(index=int(info["index"]), name=info["name"], host_api=host_apis[info["hostapi"]],
                              max_input_channels=int(info["max_input_channels"]),
                              max_output_channels=int(info["max_output_channels"]),

@@ -1,0 +1,135 @@
+"""The window's menus, toolbar and keyboard shortcuts, wired to :class:`~gui.main_window.MainWindow`
+methods. Kept apart from the window so that the window holds behaviour and this file holds the
+catalogue of commands a person sees."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu
+
+from gui import edits
+
+ZOOM_STEP = 2.0
+
+TOOL_WINDOWS = (
+    # (menu text, module another engineer provides, its factory taking the window, title)
+    ("Models…", "gui.models_dialog", "open_models_dialog", "Models"),
+    ("Devices…", "gui.device_panel", "open_device_panel", "Devices"),
+    ("Batch…", "gui.batch_panel", "open_batch_panel", "Batch"),
+)
+
+
+class WindowActions:
+    """Builds every menu of ``window`` and keeps the actions tests and task panels may need."""
+
+    def __init__(self, window):
+        self.window = window
+        bar = window.menuBar()
+        self.file_menu = bar.addMenu("&File")
+        self.edit_menu = bar.addMenu("&Edit")
+        self.view_menu = bar.addMenu("&View")
+        self.transport_menu = bar.addMenu("&Transport")
+        self.tasks_menu = bar.addMenu("T&asks")
+        self.tools_menu = bar.addMenu("T&ools")
+        self.help_menu = bar.addMenu("&Help")
+        self.tasks_toolbar = window.addToolBar("Tasks")
+        self.tasks_toolbar.setObjectName("tasks-toolbar")
+        self.tasks_toolbar.setVisible(False)
+        self._build_file()
+        self._build_edit()
+        self._build_view()
+        self._build_transport()
+        self._build_tools()
+        self.help_menu.addAction(self._action("&About Vocalis", window.show_about))
+
+    def _action(self, text: str, slot: Callable, shortcut: QKeySequence | str | None = None) -> QAction:
+        action = QAction(text, self.window)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _checked=False: slot())
+        return action
+
+    def _build_file(self) -> None:
+        window, menu = self.window, self.file_menu
+        menu.addAction(self._action("&Open…", window.ask_open, QKeySequence.StandardKey.Open))
+        self.recent_menu = QMenu("Open &Recent", menu)
+        menu.addMenu(self.recent_menu)
+        self.rebuild_recent_menu()
+        menu.addSeparator()
+        menu.addAction(self._action("&Export…", window.ask_export, "Ctrl+S"))
+        menu.addAction(self._action("Export &Selection…", partial(window.ask_export, True), "Ctrl+Shift+S"))
+        menu.addSeparator()
+        menu.addAction(self._action("&Close Track", window.close_track, QKeySequence.StandardKey.Close))
+        menu.addAction(self._action("&Quit", window.close, QKeySequence.StandardKey.Quit))
+
+    def rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.window.recent_files()
+        for path in recent:
+            self.recent_menu.addAction(self._action(path, partial(self.window.open_file, path)))
+        self.recent_menu.setEnabled(bool(recent))
+
+    def _build_edit(self) -> None:
+        window, menu = self.window, self.edit_menu
+        self.undo = window.undo_stack.createUndoAction(window, "&Undo")
+        self.undo.setShortcut(QKeySequence("Ctrl+Z"))
+        self.redo = window.undo_stack.createRedoAction(window, "&Redo")
+        self.redo.setShortcut(QKeySequence("Ctrl+Shift+Z"))
+        menu.addAction(self.undo)
+        menu.addAction(self.redo)
+        menu.addSeparator()
+        self.crop = self._action("&Crop to Selection", partial(window.apply_edit, edits.crop_to_selection,
+                                                               "Crop to selection"), "Ctrl+T")
+        self.delete = self._action("&Delete Selection", partial(window.apply_edit, edits.delete_selection,
+                                                                "Delete selection"), QKeySequence.StandardKey.Delete)
+        menu.addAction(self.crop)
+        menu.addAction(self.delete)
+        menu.addSeparator()
+        menu.addAction(self._action("&Gain…", window.edit_gain))
+        menu.addAction(self._action("Normalize &Peak…", window.edit_normalize_peak))
+        menu.addAction(self._action("Normalize &Loudness…", window.edit_normalize_loudness))
+        menu.addAction(self._action("Fade &In", partial(window.apply_edit, edits.fade, "Fade in", True)))
+        menu.addAction(self._action("Fade &Out", partial(window.apply_edit, edits.fade, "Fade out", False)))
+        menu.addAction(self._action("&Resample…", window.edit_resample))
+        menu.addSeparator()
+        menu.addAction(self._action("Select &All", self._select_all, QKeySequence.StandardKey.SelectAll))
+        menu.addAction(self._action("Select &None", window.tracks.selection.clear, "Escape"))
+        menu.addSeparator()
+        menu.addAction(self._action("&Preferences…", window.show_preferences, QKeySequence.StandardKey.Preferences))
+
+    def _select_all(self) -> None:
+        track = self.window.current_track()
+        if track is not None:
+            self.window.tracks.selection.set(0.0, track.clip.duration)
+
+    def _build_view(self) -> None:
+        axis, menu = self.window.tracks.axis, self.view_menu
+        menu.addAction(self._action("Zoom &In", partial(axis.zoom, ZOOM_STEP), QKeySequence.StandardKey.ZoomIn))
+        menu.addAction(self._action("Zoom &Out", partial(axis.zoom, 1 / ZOOM_STEP), QKeySequence.StandardKey.ZoomOut))
+        menu.addAction(self._action("&Fit All", axis.fit_all, "Ctrl+0"))
+        menu.addAction(self._action("Zoom to &Selection", self._zoom_to_selection, "Ctrl+E"))
+        menu.addSeparator()
+
+    def _zoom_to_selection(self) -> None:
+        selection = self.window.current_selection()
+        if selection is not None:
+            self.window.tracks.axis.set_range(*selection)
+
+    def _build_transport(self) -> None:
+        window, menu = self.window, self.transport_menu
+        self.play = self._action("&Play / Pause", window.toggle_play, "Space")
+        self.record = self._action("&Record", window.toggle_record, "R")
+        menu.addAction(self.play)
+        menu.addAction(self._action("&Stop", window.stop))
+        menu.addAction(self.record)
+        menu.addSeparator()
+        menu.addAction(self._action("Go to &Start", window.go_to_start, "Home"))
+        menu.addAction(self._action("Go to &End", window.go_to_end, "End"))
+
+    def _build_tools(self) -> None:
+        for text, module, factory, title in TOOL_WINDOWS:
+            self.tools_menu.addAction(self._action(text, partial(self.window.open_optional_tool, module, factory,
+                                                                 title)))

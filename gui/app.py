@@ -1,0 +1,43 @@
+"""Start the desktop app: ``vocalis`` or ``vocalis gui FILE…`` (engine/cli dispatches here)."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+
+from PySide6.QtWidgets import QApplication
+
+from engine import __version__, paths
+
+LOG_NAME = "vocalis.log"
+
+
+def configure_logging() -> None:
+    """Details (tracebacks of failed jobs) go to a rotating log file in the data folder; the window only
+    ever shows the short message."""
+    handler = logging.handlers.RotatingFileHandler(paths.data_dir() / LOG_NAME, maxBytes=2_000_000,
+                                                   backupCount=2, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("vocalis")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def create_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    app.setApplicationName("Vocalis")
+    app.setOrganizationName("Vocalis")
+    app.setApplicationVersion(__version__)
+    return app
+
+
+def main(files: list[str]) -> int:
+    configure_logging()
+    app = create_app()
+    from gui.main_window import MainWindow  # after QApplication exists
+
+    window = MainWindow()
+    window.show()
+    window.open_files(files)
+    return app.exec()

@@ -1,0 +1,293 @@
+"""The main window, offscreen: open, view, select, zoom, edit with undo/redo, export, errors, playback,
+persisted settings, drag and drop and the task-panel API."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QAction, QDropEvent
+from PySide6.QtWidgets import QLabel, QMessageBox
+
+from engine.audio import dsp, io
+from engine.audio.clip import Clip
+from engine.errors import BadInputError
+from gui import edits
+from gui.main_window import MainWindow
+from gui.views import style
+from gui.views.ruler import format_time
+from tests.pulse import ensure_null_sink_pulseaudio
+from tests.synth import tone
+
+RATE = 16000
+
+
+@pytest.fixture
+def song_path(tmp_path):
+    """Two seconds of stereo: a 440 Hz tone left, 660 Hz right, then a quieter second."""
+    left = np.concatenate([tone(440, 1.0, RATE, 0.5), tone(440, 1.0, RATE, 0.1)])
+    right = np.concatenate([tone(660, 1.0, RATE, 0.4), tone(660, 1.0, RATE, 0.2)])
+    path = tmp_path / "song.wav"
+    sf.write(path, np.stack([left, right], axis=1), RATE, subtype="FLOAT")
+    return path
+
+
+@pytest.fixture
+def window(qtbot):
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.playback.stop()
+
+
+def open_and_wait(qtbot, window: MainWindow, path) -> None:
+    count = len(window.tracks.tracks)
+    window.open_file(path)
+    qtbot.waitUntil(lambda: len(window.tracks.tracks) == count + 1, timeout=10000)
+
+
+def wait_for_jobs(qtbot, window: MainWindow) -> None:
+    qtbot.waitUntil(lambda: not window.jobs.running, timeout=10000)
+
+
+def error_boxes(window: MainWindow) -> list[QMessageBox]:
+    return [box for box in window.findChildren(QMessageBox) if box.isVisible()]
+
+
+def test_open_shows_the_file_as_a_track_with_its_samples(qtbot, window, song_path):
+    open_and_wait(qtbot, window, song_path)
+    track = window.current_track()
+    expected, rate = sf.read(song_path, dtype="float32", always_2d=True)
+    assert rate == RATE and np.array_equal(track.clip.samples, expected.T)
+    assert track.isVisible() and track.waveform.isVisible()
+    image = track.waveform.grab().toImage()
+    middle_column = [image.pixelColor(image.width() // 2, y) for y in range(image.height())]
+    waveform_rows = sum(1 for colour in middle_column if colour == style.WAVEFORM)
+    assert waveform_rows > image.height() // 4  # both channels' envelopes are drawn
+    assert "stereo" in track.header.info_label.text() and "16000 Hz" in track.header.info_label.text()
+    assert window.windowTitle() == "song — Vocalis"
+    assert window.tracks.axis.duration_s == pytest.approx(2.0)
+    assert not window.tracks.placeholder.isVisible()
+    assert window.recent_files() == [str(song_path.resolve())]
+
+
+def test_mouse_drag_selects_and_zoom_actions_change_the_visible_range(qtbot, window, song_path):
+    open_and_wait(qtbot, window, song_path)
+    view = window.current_track().waveform
+    width = view.width()
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=QPoint(width // 4, 20))
+    qtbot.mouseMove(view, QPoint(width // 2, 20))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(width // 2, 20))
+    start, end = window.current_selection()
+    assert start == pytest.approx(0.5, abs=2.0 / width * 2) and end == pytest.approx(1.0, abs=2.0 / width * 2)
+    assert f"Selection {format_time(start)} – {format_time(end)}" in window.transport.time_label.text()
+    axis = window.tracks.axis
+    assert (axis.start_s, axis.end_s) == (0.0, pytest.approx(2.0))
+    actions = {a.text(): a for a in window.actions.view_menu.actions()}
+    actions["Zoom &In"].trigger()
+    assert axis.span_s == pytest.approx(1.0)
+    actions["Zoom to &Selection"].trigger()
+    assert (axis.start_s, axis.end_s) == (pytest.approx(start), pytest.approx(end))
+    assert window.tracks.time_bar.maximum() == round((2.0 - axis.span_s) * 1000)
+    window.tracks.time_bar.setValue(window.tracks.time_bar.maximum())
+    assert axis.end_s == pytest.approx(2.0, abs=1e-3)
+    actions["&Fit All"].trigger()
+    assert (axis.start_s, axis.end_s) == (0.0, pytest.approx(2.0))
+
+
+@pytest.mark.parametrize("operation, args, label", [
+    (edits.gain, (-6.0,), "Gain"),
+    (edits.normalize_peak, (-1.0,), "Normalize peak"),
+    (edits.normalize_loudness, (-23.0,), "Normalize loudness"),
+    (edits.fade, (True,), "Fade in"),
+    (edits.crop_to_selection, (), "Crop"),
+    (edits.delete_selection, (), "Delete"),
+    (edits.resample, (8000,), "Resample"),
+])
+def test_each_edit_applies_and_undo_redo_restore_exactly(qtbot, window, song_path, operation, args, label):
+    open_and_wait(qtbot, window, song_path)
+    track = window.current_track()
+    original = track.clip.samples.copy()
+    window.tracks.selection.set(0.25, 0.75)
+    window.apply_edit(operation, label, *args)
+    wait_for_jobs(qtbot, window)
+    edited = track.clip.samples.copy()
+    assert np.array_equal(edited, operation(Clip(original, RATE), (0.25, 0.75), *args).samples)
+    assert not np.array_equal(edited, original) or edited.shape != original.shape
+    assert window.undo_stack.undoText() == label
+    window.actions.undo.trigger()
+    assert np.array_equal(track.clip.samples, original) and track.clip.sample_rate == RATE
+    window.actions.redo.trigger()
+    assert np.array_equal(track.clip.samples, edited)
+    assert window.windowTitle() == "song • — Vocalis"
+
+
+def test_edit_outside_a_selection_leaves_the_rest_untouched(qtbot, window, song_path):
+    open_and_wait(qtbot, window, song_path)
+    track = window.current_track()
+    original = track.clip.samples.copy()
+    window.tracks.selection.set(1.0, 1.5)
+    window.apply_edit(edits.gain, "Gain", 6.0)
+    wait_for_jobs(qtbot, window)
+    after = track.clip.samples
+    assert np.array_equal(after[:, :RATE], original[:, :RATE])
+    assert np.array_equal(after[:, 3 * RATE // 2:], original[:, 3 * RATE // 2:])
+    np.testing.assert_allclose(after[:, RATE:3 * RATE // 2], original[:, RATE:3 * RATE // 2] * 10 ** (6 / 20),
+                               rtol=1e-6)
+
+
+def test_crop_without_a_selection_is_a_clear_error_not_a_crash(qtbot, window, song_path):
+    open_and_wait(qtbot, window, song_path)
+    window.actions.crop.trigger()
+    qtbot.waitUntil(lambda: bool(error_boxes(window)), timeout=5000)
+    assert "select a range first" in error_boxes(window)[0].text()
+    assert window.undo_stack.count() == 0
+
+
+def test_export_writes_a_file_that_loads_back_equal(qtbot, window, song_path, tmp_path):
+    open_and_wait(qtbot, window, song_path)
+    target = tmp_path / "out" / "exported.wav"
+    window.export_clip(target, "FLOAT")
+    wait_for_jobs(qtbot, window)
+    assert np.array_equal(io.load(target).samples, window.current_track().clip.samples)
+    window.tracks.selection.set(0.5, 1.0)
+    flac = tmp_path / "out" / "part.flac"
+    window.export_clip(flac, selection_only=True)
+    wait_for_jobs(qtbot, window)
+    part = io.load(flac)
+    expected = dsp.crop(window.current_track().clip, RATE // 2, RATE)
+    assert part.frames == RATE // 2
+    np.testing.assert_allclose(part.samples, expected.samples, atol=1 / 2 ** 15)  # 16-bit flac
+    assert sorted(p.name for p in target.parent.iterdir()) == ["exported.wav", "part.flac"]  # no partial files
+
+
+def test_corrupt_file_shows_an_error_dialog_naming_the_file(qtbot, window, tmp_path):
+    corrupt = tmp_path / "broken.wav"
+    corrupt.write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt this is not audio")
+    window.open_file(corrupt)
+    qtbot.waitUntil(lambda: bool(error_boxes(window)), timeout=10000)
+    box = error_boxes(window)[0]
+    assert str(corrupt) in box.text()
+    assert "Traceback" not in box.text() and box.windowTitle() == "Opening broken.wav failed"
+    assert window.tracks.tracks == []
+    assert corrupt.read_bytes().startswith(b"RIFF")  # the input is untouched
+
+
+def test_unexpected_job_error_is_logged_with_its_traceback_and_shown_briefly(qtbot, window):
+    import logging
+
+    def broken(progress, cancel):
+        raise ZeroDivisionError("division by zero")
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("vocalis").addHandler(handler)
+    try:
+        window.run_job(broken, name="Broken job")
+        qtbot.waitUntil(lambda: bool(error_boxes(window)), timeout=5000)
+    finally:
+        logging.getLogger("vocalis").removeHandler(handler)
+    assert error_boxes(window)[0].text() == "division by zero"
+    assert any("Traceback" in record.getMessage() for record in records)
+
+
+def test_status_bar_shows_progress_and_cancel_stops_the_job(qtbot, window):
+    def slow(progress, cancel):
+        for step in range(200):
+            cancel.check()
+            progress(step / 200, f"step {step}")
+            time.sleep(0.01)
+        return "finished"
+
+    results = []
+    job = window.run_job(slow, name="Slow job", on_result=results.append)
+    status = window.job_status
+    qtbot.waitUntil(lambda: status.isVisible() and status.message.text().startswith("step"), timeout=5000)
+    qtbot.waitUntil(lambda: status.bar.value() > 0 and "left" in status.eta.text(), timeout=5000)
+    qtbot.mouseClick(status.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: job.finished and not status.isVisible(), timeout=5000)
+    assert job.state.value == "cancelled" and results == []
+    assert not error_boxes(window)
+
+
+def test_dropping_files_opens_them(qtbot, window, song_path):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(song_path))])
+    drop = QDropEvent(QPointF(100, 100), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                      Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(drop)
+    qtbot.waitUntil(lambda: len(window.tracks.tracks) == 1, timeout=10000)
+    assert window.current_track().clip.source == song_path
+
+
+def test_recent_files_and_window_geometry_persist_across_windows(qtbot, song_path, vocalis_home):
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.show()
+    open_and_wait(qtbot, first, song_path)
+    first.resize(900, 640)
+    size = (first.width(), first.height())
+    first.close()
+    assert (vocalis_home / "config" / "vocalis.ini").is_file()
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert second.recent_files() == [str(song_path.resolve())]
+    assert [a.text() for a in second.actions.recent_menu.actions()] == [str(song_path.resolve())]
+    assert second.settings.value("window/geometry") is not None
+    # The offscreen screen is 800 px wide, so restoreGeometry may narrow the window; the height survives.
+    assert second.height() == size[1] != 800
+
+
+def test_task_panel_api(qtbot, window, song_path):
+    action = QAction("Do something", window)
+    window.add_task_action(action)
+    assert action in window.actions.tasks_menu.actions()
+    dock = window.add_panel("Test panel", QLabel("panel"))
+    assert dock.isVisible() and dock.windowTitle() == "Test panel"
+    assert window.current_track() is None and window.selected_clip() is None
+    open_and_wait(qtbot, window, song_path)
+    assert window.selected_clip() is window.current_track().clip
+    window.tracks.selection.set(0.5, 1.5)
+    assert window.current_selection() == (0.5, 1.5)
+    assert window.selected_clip().frames == RATE
+    second = window.add_track(Clip(tone(220, 3.0, RATE), RATE, name="added"))
+    assert window.current_track() is second and window.tracks.axis.duration_s == pytest.approx(3.0)
+    positions = []
+    window.position_changed.connect(positions.append)
+    window.seek(1.25)
+    assert positions == [1.25] and window.tracks.axis.cursor_s == 1.25
+    assert "Cursor 0:00:01.250" in window.transport.time_label.text()
+    window.close_track(second)
+    assert window.tracks.tracks and window.tracks.axis.duration_s == pytest.approx(2.0)
+
+
+def test_bad_sample_rate_is_rejected_by_the_engine_edit():
+    with pytest.raises(BadInputError):
+        edits.resample(Clip(tone(440, 0.1, RATE), RATE), None, 0)
+
+
+@pytest.mark.audio
+def test_play_moves_the_cursor_and_stop_ends_playback(qtbot, window, song_path):
+    ensure_null_sink_pulseaudio()
+    open_and_wait(qtbot, window, song_path)
+    positions = []
+    window.position_changed.connect(positions.append)
+    window.actions.play.trigger()
+    assert window.playback.playing and window.transport.play_button.text() == "❚❚"
+    qtbot.waitUntil(lambda: bool(positions) and positions[-1] > 0.5, timeout=8000)
+    assert positions == sorted(positions) and len(positions) >= 5
+    assert window.tracks.axis.cursor_s == positions[-1]
+    window.actions.play.trigger()  # pause
+    assert window.playback.paused and not window.playback.playing
+    window.stop()
+    assert not window.playback.playing and window.transport.play_button.text() == "▶"
+    window.tracks.selection.set(1.5, 1.8)
+    positions.clear()
+    window.actions.play.trigger()  # plays the selection to its end, then stops by itself
+    qtbot.waitUntil(lambda: not window.playback.playing, timeout=8000)
+    assert len(positions) > 3 and 1.5 <= min(positions) and max(positions) <= 1.8 + 1e-9
