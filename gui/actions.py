@@ -8,17 +8,31 @@ from functools import partial
 from typing import Callable
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QDockWidget, QMenu
 
 from gui import edits
 
 ZOOM_STEP = 2.0
 
+def _open_models(module, window):
+    return module.ModelsDialog(runner=window.jobs, parent=window)
+
+
+def _open_devices(module, window):
+    """One Devices dock per window, like the other panels."""
+    dock = window.findChild(QDockWidget, "panel-Devices")
+    return dock if dock is not None else window.add_panel("Devices", module.DevicePanel())
+
+
+def _open_batch(module, window):
+    return module.open_batch_panel(window)
+
+
 TOOL_WINDOWS = (
-    # (menu text, module another engineer provides, its factory taking the window, title)
-    ("Models…", "gui.models_dialog", "open_models_dialog", "Models"),
-    ("Devices…", "gui.device_panel", "open_device_panel", "Devices"),
-    ("Batch…", "gui.batch_panel", "open_batch_panel", "Batch"),
+    # (menu text, module another part of Vocalis provides, how to open it from the module, title)
+    ("Models…", "gui.models_dialog", _open_models, "Models"),
+    ("Devices…", "gui.device_panel", _open_devices, "Devices"),
+    ("Batch…", "gui.batch_panel", _open_batch, "Batch"),
 )
 
 
@@ -130,6 +144,6 @@ class WindowActions:
         menu.addAction(self._action("Go to &End", window.go_to_end, "End"))
 
     def _build_tools(self) -> None:
-        for text, module, factory, title in TOOL_WINDOWS:
-            self.tools_menu.addAction(self._action(text, partial(self.window.open_optional_tool, module, factory,
+        for text, module, opener, title in TOOL_WINDOWS:
+            self.tools_menu.addAction(self._action(text, partial(self.window.open_optional_tool, module, opener,
                                                                  title)))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 from typing import Any, Callable
@@ -346,18 +347,20 @@ class MainWindow(QMainWindow):
                           f"<b>Vocalis {__version__}</b><p>A desktop studio for voice and song models: "
                           "see, edit, play and record audio; separate speakers; transcribe lyrics.</p>")
 
-    def open_optional_tool(self, module_name: str, factory_name: str, title: str) -> None:
-        """Open a tool window from a module another part of Vocalis provides, or say that it is missing."""
-        import importlib
-
+    def open_optional_tool(self, module_name: str, opener: Callable[[Any, "MainWindow"], QWidget],
+                           title: str) -> QWidget | None:
+        """Open a tool window that another part of Vocalis provides in ``module_name`` (imported only
+        now), or say clearly that this installation lacks it."""
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:
             log.warning("%s is unavailable: %s", title, exc)
             self.report_error(title, f"{title} is not available in this installation ({exc}).")
-            return
-        widget = getattr(module, factory_name)(self)
+            return None
+        widget = opener(module, self)
         widget.show()
+        widget.raise_()
+        return widget
 
     def _load_audio_settings(self) -> AudioSettings:
         defaults = AudioSettings()

@@ -117,3 +117,26 @@ def test_recorder_stereo_clip_has_the_requested_shape_and_both_channels():
         assert dominant_frequency(_loud_part(channel, rate=22050), 22050) == pytest.approx(1000.0, abs=3.0)
     with pytest.raises(devices.AudioDeviceError, match="not running"):
         recorder.stop()
+
+
+def test_recording_in_the_window_becomes_a_new_track(qtbot):
+    from gui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    player = devices.Player(PORTAUDIO_DEVICE)
+    player.play(Clip(tone(550.0, 4.0, RATE), RATE))  # what the default source (the sink's monitor) hears
+    try:
+        window.actions.record.trigger()
+        assert window.playback.recording and window.transport.meter.isVisible()
+        qtbot.waitUntil(lambda: window.playback.recorder.seconds > 1.0, timeout=6000)
+        qtbot.waitUntil(lambda: window.transport.meter.rms_db > -20, timeout=2000)
+        window.actions.record.trigger()
+    finally:
+        player.stop()
+    assert not window.playback.recording and not window.transport.meter.isVisible()
+    track = window.current_track()
+    assert track is not None and track.clip.name == "Recording 1"
+    assert track.clip.sample_rate == 48000 and track.clip.channels == 1  # the preferences' defaults
+    assert dominant_frequency(_loud_part(track.clip.samples[0]), RATE) == pytest.approx(550.0, abs=2.0)

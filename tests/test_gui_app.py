@@ -291,3 +291,21 @@ def test_play_moves_the_cursor_and_stop_ends_playback(qtbot, window, song_path):
     window.actions.play.trigger()  # plays the selection to its end, then stops by itself
     qtbot.waitUntil(lambda: not window.playback.playing, timeout=8000)
     assert len(positions) > 3 and 1.5 <= min(positions) and max(positions) <= 1.8 + 1e-9
+
+
+def test_tools_menu_opens_models_devices_and_batch(qtbot, window):
+    from PySide6.QtWidgets import QDialog, QDockWidget
+
+    for action in window.actions.tools_menu.actions():
+        action.trigger()
+    assert not error_boxes(window)
+    models = [d for d in window.findChildren(QDialog) if d.windowTitle() == "Models" and d.isVisible()]
+    docks = {d.windowTitle() for d in window.findChildren(QDockWidget) if d.isVisible()}
+    assert len(models) == 1 and {"Devices", "Batch"} <= docks
+    window.actions.tools_menu.actions()[1].trigger()  # a second time raises the same dock
+    assert sum(1 for d in window.findChildren(QDockWidget) if d.windowTitle() == "Devices") == 1
+
+
+def test_a_missing_tool_module_is_reported_not_raised(qtbot, window):
+    assert window.open_optional_tool("gui.no_such_tool", lambda module, win: module.Panel(), "Karaoke") is None
+    assert "Karaoke is not available" in error_boxes(window)[0].text()
