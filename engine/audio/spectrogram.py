@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterator, Protocol
 
-import librosa
 import numpy as np
 import torch
+import torchaudio.functional
 
 from engine.errors import BadInputError
 from engine.jobs import CancelToken
@@ -60,14 +60,18 @@ class SpectrogramTiler:
         self.channel = channel
         self.columns = 1 + source.frames // settings.hop
         self._window = torch.hann_window(settings.n_fft, periodic=True, dtype=torch.float64)
-        # A full-scale sine reaches amplitude sum(window)/2 in its bin; scale that to 1 (0 dB).
+        # A full-scale sine peaks at sum(window)/2 in its bin: scaled to 1, it reads 0 dB on the linear scale.
         self._full_scale = 2.0 / float(self._window.sum())
+        # Its energy over all bins is n_fft * sum(window**2) / 4 (Parseval): scaled to 1, it reads 0 dB in a
+        # mel band centred on it, whichever bins its window's main lobe spreads over.
+        self._full_scale_energy = 4.0 / (settings.n_fft * float(self._window.square().sum()))
         self._mel = None
         if settings.scale == "mel":
-            # Triangles of height 1 (no area normalisation), so a full-scale sine at a band centre reads 0 dB.
-            self._mel = torch.from_numpy(librosa.filters.mel(sr=source.sample_rate, n_fft=settings.n_fft,
-                                                             n_mels=settings.n_mels, htk=True, norm=None,
-                                                             dtype=np.float64))
+            # HTK mel triangles of height 1 (no area normalisation), so a full-scale sine at a band centre
+            # reads 0 dB. torchaudio's rather than librosa's: librosa's first call compiles for seconds.
+            self._mel = torchaudio.functional.melscale_fbanks(
+                settings.n_fft // 2 + 1, 0.0, source.sample_rate / 2, settings.n_mels, source.sample_rate,
+                norm=None, mel_scale="htk").to(torch.float64).T.contiguous()
 
     @property
     def bins(self) -> int:
@@ -78,7 +82,9 @@ class SpectrogramTiler:
         rate = self.source.sample_rate
         if self._mel is None:
             return np.fft.rfftfreq(self.settings.n_fft, 1.0 / rate)
-        return librosa.mel_frequencies(self.settings.n_mels + 2, fmin=0.0, fmax=rate / 2, htk=True)[1:-1]
+        # The HTK mel scale the filter bank uses: band edges equally spaced in mel from 0 to Nyquist.
+        top_mel = 2595.0 * np.log10(1.0 + rate / 2 / 700.0)
+        return 700.0 * (10.0 ** (np.linspace(0.0, top_mel, self.settings.n_mels + 2)[1:-1] / 2595.0) - 1.0)
 
     def column_frame(self, column: int) -> int:
         """The frame a column is centred on."""
@@ -103,11 +109,11 @@ class SpectrogramTiler:
         with torch.inference_mode():
             spectrum = torch.stft(torch.from_numpy(signal), n_fft, hop, window=self._window, center=False,
                                   return_complex=True).abs()
-            spectrum = spectrum * self._full_scale
             if self._mel is None:
-                decibels = 20.0 * torch.log10(spectrum.clamp_min(1e-30))
+                decibels = 20.0 * torch.log10((spectrum * self._full_scale).clamp_min(1e-30))
             else:
-                decibels = 10.0 * torch.log10((self._mel @ spectrum.square()).clamp_min(1e-60))
+                energy = self._mel @ spectrum.square() * self._full_scale_energy
+                decibels = 10.0 * torch.log10(energy.clamp_min(1e-60))
         return decibels.clamp_min(self.settings.floor_db).to(torch.float32).numpy()
 
     def tiles(self, tile_columns: int = 1024, first_column: int = 0,
