@@ -319,3 +319,64 @@ def test_set_clip_regions_and_header_signals(qtbot):
     assert blocker.args == [True] and track.muted
     with qtbot.waitSignal(track.activated):
         qtbot.mouseClick(track.header, Qt.MouseButton.LeftButton)
+
+
+# --- spectrogram --------------------------------------------------------------------------------------
+
+def brightness_at(image, x: int, y: float, radius: int = 2) -> int:
+    """The brightest pixel within ``radius`` rows of ``y``: a pure tone is a line about a pixel thick."""
+    rows = range(max(0, round(y) - radius), min(image.height(), round(y) + radius + 1))
+    return max(pixel(image, x, row).lightness() for row in rows)
+
+
+def test_spectrogram_tiles_arrive_and_show_the_tone_at_its_frequency_row(qtbot):
+    track = make_track(qtbot, tone_then_silence(freq=2000.0, seconds=4.0))
+    view = track.spectrogram
+    qtbot.waitUntil(lambda: not view.pending, timeout=10_000)
+    image = view.grab().toImage()
+    height, x_tone, x_silence = view.height(), view.width() // 4, 3 * view.width() // 4
+    row = view.row_of_frequency(2000.0, height)
+    assert row == pytest.approx(height * (1 - 2000.0 / 8000.0), abs=2)
+    assert brightness_at(image, x_tone, row) > 150
+    for far in (500.0, 5000.0):
+        assert brightness_at(image, x_tone, view.row_of_frequency(far, height)) < 40
+    assert brightness_at(image, x_silence, row) < 40
+
+    with qtbot.waitSignal(view.tileArrived, timeout=10_000):
+        track.header.mel_button.click()
+    qtbot.waitUntil(lambda: not view.pending, timeout=10_000)
+    image = view.grab().toImage()
+    mel_row = view.row_of_frequency(2000.0, height)
+    assert mel_row < row - 20  # mel gives low frequencies more room: 2 kHz sits higher up
+    assert brightness_at(image, x_tone, mel_row) > 150
+
+
+def test_spectrogram_shows_coarse_tiles_at_once_after_zooming_in(qtbot):
+    track = make_track(qtbot, tone_then_silence(freq=1000.0, seconds=60.0))
+    view = track.spectrogram
+    qtbot.waitUntil(lambda: not view.pending, timeout=20_000)
+    level = view.level_for(view.width())
+    assert level >= 2
+    track.axis.zoom(4.0, anchor_s=15.0)
+    assert view.level_for(view.width()) == level - 2
+    image = view.grab().toImage()  # nothing computed yet at the new level: coarser tiles stand in
+    assert view.pending
+    x, row = view.width() // 2, view.row_of_frequency(1000.0, view.height())
+    assert brightness_at(image, x, row) > 150
+    qtbot.waitUntil(lambda: not view.pending, timeout=20_000)
+    assert brightness_at(view.grab().toImage(), x, row) > 150
+
+
+def test_spectrogram_shares_the_selection_and_cursor_overlays(qtbot):
+    track = make_track(qtbot, tone_then_silence(seconds=8.0))
+    view = track.spectrogram
+    qtbot.waitUntil(lambda: not view.pending, timeout=10_000)
+    before = view.grab().toImage()
+    qtbot.mousePress(track.waveform, Qt.MouseButton.LeftButton, pos=QPoint(500, 20))
+    qtbot.mouseRelease(track.waveform, Qt.MouseButton.LeftButton, pos=QPoint(700, 20))
+    track.set_cursor(1.0)
+    after = view.grab().toImage()
+    assert pixel(after, 600, 10).lightness() > pixel(before, 600, 10).lightness()
+    assert pixel(after, 300, 10) == pixel(before, 300, 10)
+    cursor_x = round(view.width() * 1.0 / 8.0)
+    assert any(pixel(after, x, 10) == QColor(style.CURSOR) for x in (cursor_x - 1, cursor_x, cursor_x + 1))

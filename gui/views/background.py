@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Signal, Slot
+import shiboken6
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from engine.jobs import Job, JobState, submit
 
@@ -18,15 +19,21 @@ class _Relay(QObject):
 
     finished = Signal(object)
 
-    def __init__(self, on_result: Callable[[Any], None], on_error: Callable[[Job], None] | None):
+    def __init__(self, on_result: Callable[[Any], None], on_error: Callable[[Job], None] | None,
+                 owner: QObject | None):
         super().__init__()
+        self._owner = owner
         self._on_result = on_result
         self._on_error = on_error
-        self.finished.connect(self._deliver)
+        # Always queued, even when the job has already ended and on_done calls back at once on this
+        # thread: the caller gets to store the returned Job before its outcome arrives.
+        self.finished.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
 
     @Slot(object)
     def _deliver(self, job: Job) -> None:
         _live_relays.discard(self)
+        if self._owner is not None and not shiboken6.isValid(self._owner):
+            return  # the widget that asked was closed meanwhile
         if job.state == JobState.DONE:
             self._on_result(job.result)
         elif job.state == JobState.FAILED and self._on_error is not None:
@@ -37,10 +44,12 @@ _live_relays: set[_Relay] = set()  # keeps each relay alive until its queued sig
 
 
 def run_in_background(fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None],
-                      on_error: Callable[[Job], None] | None = None, name: str = "", **kwargs: Any) -> Job:
+                      on_error: Callable[[Job], None] | None = None, name: str = "",
+                      owner: QObject | None = None, **kwargs: Any) -> Job:
     """Submit ``fn`` as a job; ``on_result(result)`` (or ``on_error(job)`` if it failed) runs on the UI
-    thread. Cancelled jobs report nothing: whoever cancelled no longer wants the result."""
-    relay = _Relay(on_result, on_error)
+    thread, unless ``owner`` has been deleted by then. Cancelled jobs report nothing: whoever cancelled
+    no longer wants the result."""
+    relay = _Relay(on_result, on_error, owner)
     _live_relays.add(relay)
     job = submit(fn, *args, name=name, **kwargs)
     job.on_done(relay.finished.emit)

@@ -68,6 +68,14 @@ class TimelineView(QWidget):
         """Everything the content depends on besides range and size; a change forces a re-render."""
         return ()
 
+    def _current_key(self) -> tuple:
+        return (self.axis.start_s, self.axis.end_s, self.width(), self.height(), self.content_key())
+
+    @property
+    def up_to_date(self) -> bool:
+        """Whether the cached picture shows the current range, size and data (a paint has caught up)."""
+        return self._content is not None and self._content_key == self._current_key()
+
     def invalidate(self) -> None:
         """Drop the cached content (new data arrived) and repaint."""
         self._content_key = None
@@ -80,7 +88,7 @@ class TimelineView(QWidget):
     # --- painting ------------------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
         width, height = self.width(), self.height()
-        key = (self.axis.start_s, self.axis.end_s, width, height, self.content_key())
+        key = self._current_key()
         if key != self._content_key or self._content is None:
             self._content = self.render_content(width, height)
             self._content_key = key

@@ -13,6 +13,7 @@ from engine.jobs import CancelToken, Job, Progress
 from gui.views import style
 from gui.views.background import run_in_background
 from gui.views.ruler import format_time
+from gui.views.spectrogram import SpectrogramView
 from gui.views.timeline import SelectionModel, TimeAxis
 from gui.views.waveform import WaveformView
 
@@ -39,6 +40,10 @@ class _Header(QFrame):
         self.name_label = QLabel()
         self.name_label.setStyleSheet("font-weight: bold")
         self.info_label = QLabel()
+        self.mel_button = QToolButton()
+        self.mel_button.setText("mel")
+        self.mel_button.setCheckable(True)
+        self.mel_button.setToolTip("Mel frequency scale for the spectrogram (off: linear)")
         self.mute_button = QToolButton()
         self.mute_button.setText("M")
         self.mute_button.setCheckable(True)
@@ -50,6 +55,7 @@ class _Header(QFrame):
         layout.setContentsMargins(6, 2, 2, 2)
         layout.addWidget(self.name_label)
         layout.addWidget(self.info_label, 1)
+        layout.addWidget(self.mel_button)
         layout.addWidget(self.mute_button)
         layout.addWidget(self.close_button)
         self.set_current(False)
@@ -85,14 +91,17 @@ class TrackView(QWidget):
         self._peaks_job: Job | None = None
         self.header = _Header()
         self.waveform = WaveformView(clip, axis, selection)
+        self.spectrogram = SpectrogramView(clip, axis, selection)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 4)
         layout.setSpacing(1)
         layout.addWidget(self.header)
         layout.addWidget(self.waveform, 1)
+        layout.addWidget(self.spectrogram, 1)
         self.header.pressed.connect(self.activated)
         self.header.close_button.clicked.connect(self.closeRequested)
         self.header.mute_button.toggled.connect(self.muteChanged)
+        self.header.mel_button.toggled.connect(lambda mel: self.spectrogram.set_scale("mel" if mel else "linear"))
         for view in self.views:
             view.pressed.connect(self.activated)
             view.seekRequested.connect(self.seekRequested)
@@ -100,7 +109,7 @@ class TrackView(QWidget):
 
     @property
     def views(self) -> list:
-        return [self.waveform]
+        return [self.waveform, self.spectrogram]
 
     @property
     def muted(self) -> bool:
@@ -115,6 +124,7 @@ class TrackView(QWidget):
             f"{channels} · {clip.sample_rate} Hz · {format_time(clip.duration, 3, clip.duration >= 3600)}")
         self.header.setToolTip(str(clip.source) if clip.source else "")
         self.axis.include_duration(clip.duration)
+        self.spectrogram.set_clip(clip)
         if self._peaks_job is not None:
             self._peaks_job.cancel()
             self._peaks_job = None
@@ -122,7 +132,7 @@ class TrackView(QWidget):
             self.waveform.set_clip(clip, PeakPyramid.from_clip(clip))
         else:
             self.waveform.set_clip(clip)
-            self._peaks_job = run_in_background(build_peaks, clip, name="waveform overview",
+            self._peaks_job = run_in_background(build_peaks, clip, name="waveform overview", owner=self,
                                                 on_result=lambda peaks, shown=clip: self._peaks_ready(shown, peaks))
 
     def _peaks_ready(self, clip: Clip, peaks: PeakPyramid) -> None:
@@ -133,7 +143,7 @@ class TrackView(QWidget):
     @property
     def busy(self) -> bool:
         """True while a view still waits for background work (the overview or spectrogram tiles)."""
-        return self._peaks_job is not None
+        return self._peaks_job is not None or self.spectrogram.pending
 
     def set_cursor(self, seconds: float) -> None:
         """Move the play head (shared by all tracks on the axis); follows it off-screen if enabled."""
