@@ -302,7 +302,7 @@ def _soundfile_info(path: Path, handle: sf.SoundFile) -> AudioInfo:
 
 def _ffprobe_info(path: Path, soundfile_reason: str) -> AudioInfo:
     if shutil.which("ffprobe") is None:
-        raise BadInputError(path, f"is not an audio file soundfile can read ({soundfile_reason}); "
+        raise BadInputError(path, f"is not a readable audio file ({soundfile_reason}); "
                                   "install ffmpeg to read more formats")
     result = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
                              "stream=codec_name,sample_rate,channels,duration:format=format_name,duration",
