@@ -16,10 +16,12 @@ LOG_NAME = "vocalis.log"
 def configure_logging() -> None:
     """Details (tracebacks of failed jobs) go to a rotating log file in the data folder; the window only
     ever shows the short message."""
-    handler = logging.handlers.RotatingFileHandler(paths.data_dir() / LOG_NAME, maxBytes=2_000_000,
-                                                   backupCount=2, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    path = paths.data_dir() / LOG_NAME
     root = logging.getLogger("vocalis")
+    if any(getattr(h, "baseFilename", None) == str(path) for h in root.handlers):
+        return
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=2, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(logging.INFO)
 
@@ -33,6 +35,7 @@ def create_app(argv: list[str] | None = None) -> QApplication:
 
 
 def main(files: list[str]) -> int:
+    """Open the window with ``files`` as tracks and run until it is closed; returns the exit code."""
     configure_logging()
     app = create_app()
     from gui.main_window import MainWindow  # after QApplication exists

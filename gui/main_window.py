@@ -29,7 +29,7 @@ from gui.views import TrackView
 log = logging.getLogger("vocalis.gui")
 
 MAX_RECENT = 10
-PANEL_WIDTH = 380
+PANEL_HEIGHT = 240
 
 
 def app_settings() -> QSettings:
@@ -98,11 +98,13 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(f"panel-{title}")
         dock.setWidget(widget)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        if self._panels:  # panels share one column as tabs, so the tracks keep most of the width
+        # Panels go below the tracks, as tabs of one area: the tracks keep the full width, which is
+        # what time views need most.
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        if self._panels:
             self.tabifyDockWidget(self._panels[0], dock)
         else:
-            self.resizeDocks([dock], [PANEL_WIDTH], Qt.Orientation.Horizontal)
+            self.resizeDocks([dock], [PANEL_HEIGHT], Qt.Orientation.Vertical)
         self._panels.append(dock)
         self.actions.view_menu.addAction(dock.toggleViewAction())
         dock.show()

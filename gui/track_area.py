@@ -11,7 +11,7 @@ from gui.views import SelectionModel, TimeAxis, TimeRuler, TrackView
 
 SCROLL_UNITS_PER_S = 1000  # the scroll bar counts milliseconds
 
-TRACK_HEIGHT = 260
+TRACK_MIN_HEIGHT = 220
 
 
 class TrackArea(QWidget):
@@ -36,8 +36,7 @@ class TrackArea(QWidget):
         self._column_layout.setSpacing(2)
         self.placeholder = QLabel("Open (Ctrl+O), drop or record (R) audio to start.")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._column_layout.addWidget(self.placeholder)
-        self._column_layout.addStretch(1)
+        self._column_layout.addWidget(self.placeholder, 1)
         self.scroll_area = QScrollArea()
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -61,12 +60,14 @@ class TrackArea(QWidget):
 
     def add_track(self, clip: Clip) -> TrackView:
         track = TrackView(clip, self.axis, self.selection)
-        track.setMinimumHeight(TRACK_HEIGHT)
+        track.setMinimumHeight(TRACK_MIN_HEIGHT)
         track.activated.connect(lambda: self.set_current(track))
         track.closeRequested.connect(lambda: self.close_requested.emit(track))
         track.seekRequested.connect(self.seek_requested)
         self.tracks.append(track)
-        self._column_layout.insertWidget(len(self.tracks) - 1, track)
+        # Tracks share the height they are given (one track fills the window) down to their minimum,
+        # below which the area scrolls.
+        self._column_layout.insertWidget(len(self.tracks) - 1, track, 1)
         track.show()  # now, not when the layout next runs, so that callers can rely on it
         self.placeholder.setVisible(False)
         self.set_current(track)

@@ -65,9 +65,13 @@ def test_open_shows_the_file_as_a_track_with_its_samples(qtbot, window, song_pat
     assert rate == RATE and np.array_equal(track.clip.samples, expected.T)
     assert track.isVisible() and track.waveform.isVisible()
     image = track.waveform.grab().toImage()
-    middle_column = [image.pixelColor(image.width() // 2, y) for y in range(image.height())]
-    waveform_rows = sum(1 for colour in middle_column if colour == style.WAVEFORM)
-    assert waveform_rows > image.height() // 4  # both channels' envelopes are drawn
+
+    def drawn_rows(x: int) -> int:
+        return sum(1 for y in range(image.height()) if image.pixelColor(x, y) == style.WAVEFORM)
+
+    # The first second has peaks 0.5 + 0.4 over both lanes, the second 0.1 + 0.2: three times taller.
+    loud, quiet = drawn_rows(image.width() // 4), drawn_rows(3 * image.width() // 4)
+    assert quiet > 5 and loud / quiet == pytest.approx(3.0, rel=0.2)
     assert "stereo" in track.header.info_label.text() and "16000 Hz" in track.header.info_label.text()
     assert window.windowTitle() == "song — Vocalis"
     assert window.tracks.axis.duration_s == pytest.approx(2.0)
@@ -309,3 +313,29 @@ def test_tools_menu_opens_models_devices_and_batch(qtbot, window):
 def test_a_missing_tool_module_is_reported_not_raised(qtbot, window):
     assert window.open_optional_tool("gui.no_such_tool", lambda module, win: module.Panel(), "Karaoke") is None
     assert "Karaoke is not available" in error_boxes(window)[0].text()
+
+
+def test_the_vocalis_gui_command_opens_the_files_given(qtbot, song_path, tmp_path, vocalis_home):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from engine.cli import main as vocalis
+
+    corrupt = tmp_path / "broken.wav"
+    corrupt.write_bytes(b"not audio at all")
+    seen = {}
+
+    def inspect_then_close():
+        window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
+        if window.jobs.running or not error_boxes(window):
+            QTimer.singleShot(50, inspect_then_close)
+            return
+        seen["tracks"] = [t.clip.name for t in window.tracks.tracks]
+        seen["error"] = error_boxes(window)[0].text()
+        window.close()
+
+    QTimer.singleShot(50, inspect_then_close)
+    assert vocalis(["gui", str(song_path), str(corrupt)]) == 0
+    assert seen["tracks"] == ["song"] and str(corrupt) in seen["error"]
+    log_text = (vocalis_home / "data" / "vocalis.log").read_text()
+    assert "broken.wav" in log_text  # the reason is logged as well as shown
