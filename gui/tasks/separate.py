@@ -1,0 +1,69 @@
+""""Separate speakers" in the window: a settings dialog (built from :class:`SeparateSettings`), the
+separation of the selection or the whole track as a job, and one new track per speaker."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QVBoxLayout, QWidget
+
+from engine.audio.clip import Clip
+from engine.errors import VocalisError
+from engine.jobs import Job
+from engine.tasks.separate import SeparateSettings, separate_speakers
+from gui.settings_form import SettingsForm
+
+
+class SeparateDialog(QDialog):
+    def __init__(self, settings: SeparateSettings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Separate speakers")
+        self.form = SettingsForm(settings, self)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.form)
+        layout.addWidget(buttons)
+
+
+class SeparateTask(QObject):
+    """Keeps the settings of the last run so the dialog reopens with them."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.settings = SeparateSettings()
+        self.action = QAction("Separate speakers…", window)
+        self.action.setToolTip("One new track per speaker from the current track or its selection (MossFormer2)")
+        self.action.triggered.connect(self.ask_and_separate)
+        window.add_task_action(self.action)
+
+    def ask_and_separate(self) -> Job | None:
+        dialog = SeparateDialog(self.settings, self.window)
+        if not dialog.exec():
+            return None
+        try:
+            self.settings = dialog.form.settings()
+        except VocalisError as exc:
+            self.window.report_error("Separate speakers", str(exc))
+            return None
+        return self.separate()
+
+    def separate(self, settings: SeparateSettings | None = None) -> Job | None:
+        clip = self.window.selected_clip()
+        if clip is None:
+            self.window.report_error("Separate speakers", "Open or record a track first.")
+            return None
+        return self.window.run_job(separate_speakers, clip, settings or self.settings,
+                                   name=f"Separating the speakers of {clip.name or 'the track'}",
+                                   on_result=self._add_tracks)
+
+    def _add_tracks(self, speakers: list[Clip]) -> None:
+        for clip in speakers:
+            self.window.add_track(clip)
+        self.window.statusBar().showMessage(f"{len(speakers)} speaker tracks added", 5000)
+
+
+def install(window) -> SeparateTask:
+    return SeparateTask(window)
