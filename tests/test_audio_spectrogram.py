@@ -48,8 +48,9 @@ def test_tiles_join_into_the_full_spectrogram(clip, settings, tile_columns):
     assert (joined[~unclipped] <= settings.floor_db + 1e-4).all()
 
 
-def test_linear_tiles_match_an_independent_stft(clip):
-    settings = SpectrogramSettings(n_fft=1024, hop=256)
+@pytest.mark.parametrize("n_fft, hop", [(1024, 256), (256, 1000)])  # overlapping and sparse (overview) columns
+def test_linear_tiles_match_an_independent_stft(clip, n_fft, hop):
+    settings = SpectrogramSettings(n_fft=n_fft, hop=hop)
     tiler = SpectrogramTiler(clip, settings, channel=0)
     expected = _full_reference(clip.samples[0], settings)
     for first, tile in tiler.tiles(50):

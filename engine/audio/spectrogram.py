@@ -59,12 +59,12 @@ class SpectrogramTiler:
         self.settings = settings
         self.channel = channel
         self.columns = 1 + source.frames // settings.hop
-        self._window = torch.hann_window(settings.n_fft, periodic=True, dtype=torch.float64)
+        self._window = torch.hann_window(settings.n_fft, periodic=True, dtype=torch.float64).numpy()
         # A full-scale sine peaks at sum(window)/2 in its bin: scaled to 1, it reads 0 dB on the linear scale.
         self._full_scale = 2.0 / float(self._window.sum())
         # Its energy over all bins is n_fft * sum(window**2) / 4 (Parseval): scaled to 1, it reads 0 dB in a
         # mel band centred on it, whichever bins its window's main lobe spreads over.
-        self._full_scale_energy = 4.0 / (settings.n_fft * float(self._window.square().sum()))
+        self._full_scale_energy = 4.0 / (settings.n_fft * float(np.square(self._window).sum()))
         self._mel = None
         if settings.scale == "mel":
             # HTK mel triangles of height 1 (no area normalisation), so a full-scale sine at a band centre
@@ -100,21 +100,34 @@ class SpectrogramTiler:
         first_column, end_column = max(0, first_column), min(self.columns, end_column)
         if end_column <= first_column:
             return np.zeros((self.bins, 0), dtype=np.float32)
-        hop, n_fft = self.settings.hop, self.settings.n_fft
-        start = first_column * hop - n_fft // 2
-        stop = (end_column - 1) * hop - n_fft // 2 + n_fft
-        block = self.source.read(max(0, start), min(self.source.frames, stop))
-        signal = block.mean(axis=0) if self.channel is None else block[self.channel]
-        signal = np.pad(signal.astype(np.float64), (max(0, -start), stop - start - len(signal) - max(0, -start)))
         with torch.inference_mode():
-            spectrum = torch.stft(torch.from_numpy(signal), n_fft, hop, window=self._window, center=False,
-                                  return_complex=True).abs()
+            windows = torch.from_numpy(self._windows(first_column, end_column) * self._window)
+            spectrum = torch.fft.rfft(windows, dim=1).abs().T
             if self._mel is None:
                 decibels = 20.0 * torch.log10((spectrum * self._full_scale).clamp_min(1e-30))
             else:
                 energy = self._mel @ spectrum.square() * self._full_scale_energy
                 decibels = 10.0 * torch.log10(energy.clamp_min(1e-60))
         return decibels.clamp_min(self.settings.floor_db).to(torch.float32).numpy()
+
+    def _windows(self, first_column: int, end_column: int) -> np.ndarray:
+        """The analysed samples, float64 ``(columns, n_fft)``. Overlapping windows come from one read;
+        windows further apart than their length (overviews of long files) are read one by one, so the
+        frames between them are never touched."""
+        hop, n_fft = self.settings.hop, self.settings.n_fft
+        start = first_column * hop - n_fft // 2
+        if hop >= n_fft:
+            return np.stack([self._signal(start + k * hop, start + k * hop + n_fft)
+                             for k in range(end_column - first_column)])
+        signal = self._signal(start, start + (end_column - 1 - first_column) * hop + n_fft)
+        return np.lib.stride_tricks.sliding_window_view(signal, n_fft)[::hop]
+
+    def _signal(self, start: int, stop: int) -> np.ndarray:
+        """Frames ``start..stop`` of the analysed channel (or mix) as float64, zeros outside the audio."""
+        block = self.source.read(max(0, start), min(self.source.frames, stop))
+        signal = block.mean(axis=0) if self.channel is None else block[self.channel]
+        before = max(0, -start)
+        return np.pad(signal.astype(np.float64), (before, stop - start - len(signal) - before))
 
     def tiles(self, tile_columns: int = 1024, first_column: int = 0,
               end_column: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
