@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from engine.audio import dsp, io
 from engine.audio.clip import Clip
@@ -45,6 +46,20 @@ def test_broken_files_give_a_clear_error_naming_the_file(name, problem):
         assert caught.value.path == BAD / name
         assert str(caught.value) == f"{BAD / name}: {caught.value.problem}"
         assert problem in caught.value.problem
+
+
+@pytest.mark.parametrize("suffix, problem", [(".wav", "is truncated"), (".aiff", "is truncated"),
+                                             (".au", "is truncated"), (".caf", "is damaged")])
+def test_files_cut_in_half_are_refused_in_every_container(tmp_path, suffix, problem):
+    whole = tmp_path / f"whole{suffix}"
+    with sf.SoundFile(whole, "w", 16_000, 1, subtype="PCM_16") as handle:
+        handle.write(np.full(16_000, 0.25, np.float32))
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    assert io.load(whole).frames == 16_000
+    with pytest.raises(BadInputError, match=problem) as caught:
+        io.load(cut)
+    assert caught.value.path == cut
 
 
 def test_a_folder_is_not_an_audio_file():

@@ -44,8 +44,15 @@ SAVE_FORMATS: dict[str, tuple[str, str]] = {
     ".aif": ("AIFF", "PCM_16"),
 }
 
+# The audio-data chunk of wav/rf64 ("data"), aiff ("SSND") and au ("Data Size") in libsndfile's log.
+_DATA_SIZE_NOTE = re.compile(r"^\s*(?:data|SSND|Data Size)\s*:\s*(\d+) \(should be (\d+)\)", re.MULTILINE)
 # Header sizes that mean "unknown length" (streamed wav) rather than a promise the file breaks.
 _STREAMING_SIZES = {0, 0x7FFFFFFF, 0xFFFFFFFF}
+# Writers that miscount padding by a few bytes have not lost audio.
+_SIZE_SLACK = 16
+# libsndfile's SF_ERR_MALFORMED_FILE: it knows the format and the file breaks it, so no other decoder is
+# tried (ffmpeg would quietly decode whatever part survives).
+_LIBSNDFILE_MALFORMED = 3
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,8 @@ def info(path: str | Path) -> AudioInfo:
         with sf.SoundFile(str(path)) as handle:
             return _soundfile_info(path, handle)
     except RuntimeError as exc:
+        if getattr(exc, "code", None) == _LIBSNDFILE_MALFORMED:
+            raise BadInputError(path, f"is damaged: {_libsndfile_reason(exc)}") from exc
         soundfile_reason = _libsndfile_reason(exc)
     return _ffprobe_info(path, soundfile_reason)
 
@@ -290,10 +299,13 @@ def _check_readable(path: str | Path) -> Path:
 
 
 def _soundfile_info(path: Path, handle: sf.SoundFile) -> AudioInfo:
-    promised = re.search(r"^data\s*:\s*(\d+) \(should be (\d+)\)", handle.extra_info, re.MULTILINE)
-    if promised and int(promised.group(1)) not in _STREAMING_SIZES and int(promised.group(1)) > int(promised.group(2)):
-        raise BadInputError(path, f"is truncated: the header promises {promised.group(1)} bytes of audio, "
-                                  f"the file holds {promised.group(2)}")
+    # libsndfile reads what is there and notes the shortfall in its log ("data : 88200 (should be 44078)").
+    promised = _DATA_SIZE_NOTE.search(handle.extra_info)
+    if promised:
+        declared, present = int(promised.group(1)), int(promised.group(2))
+        if declared not in _STREAMING_SIZES and declared > present + _SIZE_SLACK:
+            raise BadInputError(path, f"is truncated: the header promises {declared} bytes of audio, "
+                                      f"the file holds {present}")
     if handle.frames == 0:
         raise BadInputError(path, "contains no audio (0 frames)")
     return AudioInfo(path, handle.frames, handle.samplerate, handle.channels, handle.format, handle.subtype,
