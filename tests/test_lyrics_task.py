@@ -11,7 +11,7 @@ from engine.settings import from_dict, to_dict
 from engine.tasks import registry
 from engine.tasks.lyrics import LyricLine, LyricsSettings, Segmentation, TranscribeFrom, Word, transcribe_lyrics
 from engine.tasks.lyrics.separators import available_separators, separate_vocals
-from engine.tasks.lyrics.transcribe import snap_to_speech
+from engine.tasks.lyrics.lines import lyric_lines, snap_to_speech, split_line
 from tests.synth import tone
 
 CLIP = Clip(tone(220, 2.0), 16000, name="beep")
@@ -29,6 +29,31 @@ def test_words_inside_speech_or_before_no_later_voice_stay():
     assert snap_to_speech(line, [(0.5, 3.0)]) == line
     assert snap_to_speech(line, [(5.0, 6.0)]) == line  # the next voice starts after the word ends
     assert snap_to_speech(line, []) == line
+
+
+def words(*timed):
+    return [Word(start, end, text) for start, end, text in timed]
+
+
+def test_a_window_is_broken_into_lines_at_silences_sentence_ends_and_long_pauses():
+    line = LyricLine(0.0, 12.0, "la", words((0.0, 0.5, "one"), (0.5, 1.0, "two"), (3.0, 3.5, "three"),
+                                             (3.5, 4.0, "four."), (4.1, 4.5, "five"), (6.0, 6.5, "six")))
+    lines = split_line(line, [(1.2, 2.8)])
+    assert [(l.start, l.end, l.text) for l in lines] == [(0.0, 1.0, "one two"), (3.0, 4.0, "three four."),
+                                                          (4.1, 4.5, "five"), (6.0, 6.5, "six")]
+    assert split_line(LyricLine(0.0, 1.0, "no words"), [(0.2, 0.4)]) == [LyricLine(0.0, 1.0, "no words")]
+
+
+class FakeSegment:
+    """The fields of faster-whisper's Segment that lyric_lines reads (its real type needs a model run)."""
+
+    def __init__(self, start, end, text):
+        self.start, self.end, self.text, self.words = start, end, text, None
+
+
+def test_punctuation_only_segments_are_not_lines():
+    lines = lyric_lines([FakeSegment(0.0, 5.0, " ..."), FakeSegment(5.0, 8.0, " la la")], [])
+    assert [l.text for l in lines] == ["la la"]
 
 
 def test_concatenation_without_line_timings_is_a_clear_error():

@@ -8,6 +8,7 @@ Audio is 16 kHz mono float32 throughout (Whisper's input rate).
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -24,6 +25,10 @@ from engine.models.cache import model_cache
 
 SAMPLE_RATE = 16000
 MODEL_FILES = ("model.bin", "config.json")
+# faster-whisper's defaults for retrying a decode at a higher temperature and for skipping silence
+COMPRESSION_RATIO_LIMIT = 2.4
+LOG_PROB_LIMIT = -1.0
+NO_SPEECH_LIMIT = 0.6
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,7 @@ def _collect(segments: Iterator[Segment], duration: float, progress: Progress, c
         for segment in segments:
             cancel.check()
             out.append(segment)
-            progress(segment.end / duration if duration > 0 else 1.0, "transcribing")
+            progress(min(1.0, segment.end / duration) if duration > 0 else 1.0, "transcribing")
     except RuntimeError as exc:
         if "out of memory" in str(exc).lower():
             raise DeviceOutOfMemoryError("the device ran out of memory while transcribing; "
@@ -121,13 +126,25 @@ def transcribe_native(model: WhisperModel, audio: np.ndarray, options: DecodeOpt
     return Transcript(_collect(segments, len(audio) / SAMPLE_RATE, progress, cancel), info.language)
 
 
+def is_repetition_loop(segment: Segment) -> bool:
+    """Whisper's sign of a decode stuck repeating itself: its text compresses too well."""
+    return segment.compression_ratio > COMPRESSION_RATIO_LIMIT
+
+
+def is_no_speech(segment: Segment) -> bool:
+    """Whisper's no-speech rule (as the sequential decoder applies it): likely silence, unlikely text."""
+    return segment.no_speech_prob > NO_SPEECH_LIMIT and segment.avg_logprob < LOG_PROB_LIMIT
+
+
 def transcribe_windows(model: WhisperModel, audio: np.ndarray, windows: list[tuple[float, float]],
                        options: DecodeOptions, batch_size: int, progress: Progress,
                        cancel: CancelToken) -> Transcript:
     """Decode each ``(start_s, end_s)`` window (≤30 s) independently, ``batch_size`` at a time.
 
-    Segment times come back absolute (window offset added). Batched decoding uses only the first
-    temperature: windows are independent, so there is no fallback loop to run.
+    Each window is decoded whole, without timestamp tokens (as in the paper), so nothing after a window's
+    last timestamp is dropped; lines come from the word times. The batched decoder uses one temperature,
+    so windows caught in a repetition loop are decoded again by the sequential decoder with the rest of
+    the temperature sequence; windows Whisper judges silent are dropped. Segment times are absolute.
     """
     if not windows:
         return Transcript([], options.language or "")
@@ -135,6 +152,25 @@ def transcribe_windows(model: WhisperModel, audio: np.ndarray, windows: list[tup
     segments, info = pipeline.transcribe(
         audio, language=options.language, beam_size=options.beam_size, best_of=options.best_of,
         temperature=list(options.temperatures), initial_prompt=options.initial_prompt or None,
-        word_timestamps=options.word_timestamps, without_timestamps=False, batch_size=batch_size,
+        word_timestamps=options.word_timestamps, without_timestamps=True, batch_size=batch_size,
         clip_timestamps=[{"start": start, "end": end} for start, end in windows])
-    return Transcript(_collect(segments, len(audio) / SAMPLE_RATE, progress, cancel), info.language)
+    decoded = _collect(segments, len(audio) / SAMPLE_RATE, progress.sub(0.0, 0.8), cancel)
+    starts = [start for start, _ in windows]
+
+    def window_of(segment: Segment) -> int:
+        return bisect.bisect_right(starts, segment.start + 0.01) - 1  # times come back rounded to 1 ms
+
+    retry_temperatures = list(options.temperatures[1:])
+    failed_ids = sorted({window_of(segment) for segment in decoded if is_repetition_loop(segment)}
+                        if retry_temperatures else set())
+    kept = [segment for segment in decoded if window_of(segment) not in failed_ids and not is_no_speech(segment)]
+    failed = [windows[k] for k in failed_ids]
+    if failed:
+        retried, _ = model.transcribe(
+            audio, language=info.language, beam_size=options.beam_size, best_of=options.best_of,
+            temperature=retry_temperatures, initial_prompt=options.initial_prompt or None,
+            word_timestamps=options.word_timestamps, condition_on_previous_text=False,
+            clip_timestamps=[bound for window in failed for bound in window])
+        kept += _collect(retried, len(audio) / SAMPLE_RATE, progress.sub(0.8, 1.0), cancel)
+    progress(1.0, "transcribed")
+    return Transcript(sorted(kept, key=lambda segment: segment.start), info.language)

@@ -7,9 +7,6 @@ damaged.
 
 from __future__ import annotations
 
-import bisect
-from dataclasses import replace
-
 import librosa
 import numpy as np
 
@@ -19,9 +16,10 @@ from engine.jobs import CancelToken, Progress, null_progress
 from engine.models import whisper
 from engine.tasks.lyrics.concatenation import concatenation_windows
 from engine.tasks.lyrics.formats import read_line_timings
+from engine.tasks.lyrics.lines import lyric_lines
 from engine.tasks.lyrics.packing import pack_spans
 from engine.tasks.lyrics.separators import separate_vocals
-from engine.tasks.lyrics.types import LyricLine, Lyrics, LyricsSettings, Segmentation, TranscribeFrom, Word
+from engine.tasks.lyrics.types import Lyrics, LyricsSettings, Segmentation, TranscribeFrom
 from engine.tasks.lyrics.vad import SAMPLE_RATE, Span, VadParameters, rms_vad, silero_vad
 
 
@@ -49,29 +47,6 @@ def speech_spans(settings: LyricsSettings, audio: np.ndarray) -> list[Span]:
 
 def in_seconds(spans: list[Span]) -> list[tuple[float, float]]:
     return [(start / SAMPLE_RATE, end / SAMPLE_RATE) for start, end in spans]
-
-
-def snap_to_speech(line: LyricLine, spans: list[tuple[float, float]]) -> LyricLine:
-    """Move word starts that fall in a silence to where the voice resumes.
-
-    Whisper's word alignment lets a line's first word swallow the silence before it, so LRC lines light up
-    early; the VAD knows where the voice actually starts."""
-    starts = [start for start, _ in spans]
-
-    def snapped(time: float, end: float) -> float:
-        k = bisect.bisect_right(starts, time)
-        inside = k > 0 and time < spans[k - 1][1]
-        return starts[k] if not inside and k < len(starts) and starts[k] < end else time
-
-    words = [replace(w, start=snapped(w.start, w.end)) for w in line.words]
-    start = words[0].start if words else snapped(line.start, line.end)
-    return replace(line, start=start, words=words)
-
-
-def _line(segment) -> LyricLine:
-    words = [Word(float(w.start), float(w.end), w.word.strip(), float(w.probability))
-             for w in (segment.words or []) if w.word.strip()]
-    return LyricLine(float(segment.start), float(segment.end), segment.text.strip(), words)
 
 
 def _fit_length(audio: np.ndarray, frames: int) -> np.ndarray:
@@ -136,5 +111,4 @@ def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress |
                                                 decode_progress, cancel)
         source = "mix" if vocals is None else "vocals"
         description = method.value if method is Segmentation.CONCATENATION else f"{method.value} on {source}"
-    lines = [snap_to_speech(line, spans) for line in map(_line, transcript.segments) if line.text]
-    return Lyrics(lines, transcript.language, settings.model, description)
+    return Lyrics(lyric_lines(transcript.segments, spans), transcript.language, settings.model, description)

@@ -1,0 +1,76 @@
+"""From Whisper segments to lyric lines.
+
+A batched window is decoded as one piece of text up to 30 s long, which is no lyric line; the words'
+times say where to break it: where the voice stops (a silence the VAD found), after a sentence end, or
+at a long pause between words. Word starts that Whisper's alignment put in a silence are moved to where
+the voice resumes, so karaoke highlighting does not run early.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import replace
+
+from engine.tasks.lyrics.types import LyricLine, Word
+
+SENTENCE_ENDS = (".", "!", "?", "…", "。", "！", "？")
+LINE_PAUSE_S = 1.0  # a pause this long between two words ends a line even without a VAD silence
+
+Interval = tuple[float, float]
+
+
+def line_from_segment(segment) -> LyricLine:
+    """A faster-whisper segment as a line (its words, stripped of Whisper's leading spaces)."""
+    words = [Word(float(w.start), float(w.end), w.word.strip(), float(w.probability))
+             for w in (segment.words or []) if w.word.strip()]
+    return LyricLine(float(segment.start), float(segment.end), segment.text.strip(), words)
+
+
+def silences_between(spans: list[Interval]) -> list[Interval]:
+    """The gaps between consecutive speech spans."""
+    return [(end, next_start) for (_, end), (next_start, _) in zip(spans, spans[1:])]
+
+
+def split_line(line: LyricLine, silences: list[Interval]) -> list[LyricLine]:
+    """``line`` broken between two words where a silence's middle falls between their starts, after a
+    sentence end, or at a pause of ``LINE_PAUSE_S``; a line without word times stays whole."""
+    if len(line.words) < 2:
+        return [line]
+    middles = sorted((start + end) / 2 for start, end in silences)
+    groups: list[list[Word]] = [[line.words[0]]]
+    for previous, word in zip(line.words, line.words[1:]):
+        k = bisect.bisect_right(middles, previous.start)
+        crosses_silence = k < len(middles) and middles[k] <= word.start
+        if crosses_silence or previous.text.endswith(SENTENCE_ENDS) or word.start - previous.end >= LINE_PAUSE_S:
+            groups.append([word])
+        else:
+            groups[-1].append(word)
+    if len(groups) == 1:
+        return [line]
+    return [LyricLine(group[0].start, group[-1].end, " ".join(w.text for w in group), group) for group in groups]
+
+
+def snap_to_speech(line: LyricLine, spans: list[Interval]) -> LyricLine:
+    """Word starts that fall in a silence moved to the start of the next speech span (when that comes
+    before the word ends); the line starts with its first word."""
+    starts = [start for start, _ in spans]
+
+    def snapped(time: float, end: float) -> float:
+        k = bisect.bisect_right(starts, time)
+        inside = k > 0 and time < spans[k - 1][1]
+        return starts[k] if not inside and k < len(starts) and starts[k] < end else time
+
+    words = [replace(w, start=snapped(w.start, w.end)) for w in line.words]
+    start = words[0].start if words else snapped(line.start, line.end)
+    return replace(line, start=start, words=words)
+
+
+def lyric_lines(segments, spans: list[Interval]) -> list[LyricLine]:
+    """The lines of a transcript; ``spans`` (seconds) are where the VAD heard voice, empty when unknown."""
+    silences = silences_between(spans)
+    lines = []
+    for segment in segments:
+        for line in split_line(line_from_segment(segment), silences):
+            if any(ch.isalnum() for ch in line.text):  # "..." is Whisper's way of saying nothing
+                lines.append(snap_to_speech(line, spans))
+    return lines
