@@ -6,11 +6,14 @@ fade-out across the overlap, flat in the middle) and the weighted sum is divided
 The weights of every sample therefore add up to one: wherever two segments agree the result is exactly
 their value, and where they differ (edge effects of the model) the result fades linearly from one to the
 other instead of jumping.
+
+HDemucs runs in fp32 on every device: its spectrogram branch builds complex masks with
+``torch.view_as_complex`` and inverts them with ``istft``, which bf16 does not support at all and fp16 only
+as experimental ComplexHalf (no CPU FFT), so half precision would trade correctness for little speed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import Callable, Sequence
 
@@ -48,15 +51,8 @@ def _segment_weight(length: int, overlap: int, fade_in: bool, fade_out: bool) ->
     return weight
 
 
-def _autocast(device: torch.device, dtype: torch.dtype):
-    """Mixed precision on CUDA for fp16/bf16 (the STFT stays in fp32); plain fp32 otherwise."""
-    if device.type == "cuda" and dtype in (torch.float16, torch.bfloat16):
-        return torch.autocast("cuda", dtype=dtype)
-    return contextlib.nullcontext()
-
-
 def separate_chunked(model: SourceModel, audio: torch.Tensor, *, segment: int, overlap: int,
-                     keep: Sequence[int], device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+                     keep: Sequence[int], device: str | torch.device = "cpu",
                      progress: Progress | None = None, cancel: CancelToken | None = None) -> torch.Tensor:
     """Run ``model`` over ``audio`` (channels, frames) in overlapping segments of ``segment`` frames and
     return the sources listed in ``keep`` as (len(keep), channels, frames) on the CPU.
@@ -78,7 +74,7 @@ def separate_chunked(model: SourceModel, audio: torch.Tensor, *, segment: int, o
         cancel.check()
         piece = audio[:, start:start + segment]
         try:
-            with torch.inference_mode(), _autocast(device, dtype):
+            with torch.inference_mode():
                 out = model(piece.unsqueeze(0).to(device))
         except torch.cuda.OutOfMemoryError as exc:
             raise DeviceOutOfMemoryError(
@@ -93,7 +89,7 @@ def separate_chunked(model: SourceModel, audio: torch.Tensor, *, segment: int, o
 
 
 def separate_vocals(clip: Clip, model: SourceModel, *, sources: Sequence[str] = SOURCES,
-                    segment_s: float = 10.0, overlap_s: float = 1.0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+                    segment_s: float = 10.0, overlap_s: float = 1.0, device: str | torch.device = "cpu",
                     progress: Progress | None = None, cancel: CancelToken | None = None) -> Clip:
     """The vocal stem of ``clip`` at the clip's own rate and channel count.
 
@@ -111,7 +107,7 @@ def separate_vocals(clip: Clip, model: SourceModel, *, sources: Sequence[str] = 
     mean, std = reference.mean(), reference.std(correction=0).clamp_min(1e-8)
     stems = separate_chunked(model, (audio - mean) / std, segment=round(segment_s * SAMPLE_RATE),
                              overlap=round(overlap_s * SAMPLE_RATE), keep=[list(sources).index("vocals")],
-                             device=device, dtype=dtype, progress=progress.sub(0.0, 0.95), cancel=cancel)
+                             device=device, progress=progress.sub(0.0, 0.95), cancel=cancel)
     vocals = stems[0] * std + mean
     if clip.channels != AUDIO_CHANNELS:
         vocals = vocals.mean(dim=0, keepdim=True).expand(clip.channels, -1)

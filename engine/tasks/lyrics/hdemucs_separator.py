@@ -30,15 +30,15 @@ def _model(checkpoint: Path, modified_ns: int, sources: tuple[str, ...], device:
 
 
 def hdemucs_vocals(clip: Clip, progress: Progress, cancel: CancelToken) -> Clip:
-    """Vocals of ``clip`` by Hybrid Demucs on the runtime's device and precision (the user's settings)."""
+    """Vocals of ``clip`` by Hybrid Demucs on the runtime's device (the user's setting), in fp32 (see
+    :mod:`engine.models.hdemucs.separate`)."""
     installed = resolve(MODEL_ID)
     sources = tuple(installed.config.get("sources", hdemucs.SOURCES))
     device = devices.resolve()
     progress(0.0, "loading Hybrid Demucs")
     model = _model(installed.path, installed.path.stat().st_mtime_ns, sources, str(device))
     return hdemucs.separate_vocals(clip, model, sources=sources, segment_s=SEGMENT_S, overlap_s=OVERLAP_S,
-                                   device=device, dtype=devices.choose_dtype(device),
-                                   progress=progress.sub(0.05, 1.0), cancel=cancel)
+                                   device=device, progress=progress.sub(0.05, 1.0), cancel=cancel)
 
 
 register_separator(NAME, hdemucs_vocals)
