@@ -118,6 +118,22 @@ def test_formats_outside_libsndfile_decode_through_ffmpeg(tmp_path):
     assert abs(dominant_frequency(loaded.samples[1], rate) - 750) < 2
 
 
+@pytest.mark.skipif(not have("ffmpeg"), reason="ffmpeg writes the mp3 without a length tag")
+def test_vbr_mp3_without_a_length_tag_loads_all_its_audio(tmp_path):
+    """libsndfile guesses such a file's length from its first frames' bitrate; the load must neither
+    call it truncated nor pad it, but read what the decoder delivers."""
+    rate = 44_100
+    source = io.save(Clip(tone(440, 3.0, rate) * np.linspace(0, 1, 3 * rate, dtype=np.float32), rate),
+                     tmp_path / "src.wav")
+    mp3 = tmp_path / "untagged.mp3"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(source), "-c:a", "libmp3lame", "-q:a", "4",
+                    "-write_xing", "0", str(mp3)], check=True)
+    loaded = io.load(mp3)
+    assert abs(loaded.duration - 3.0) < 0.06
+    assert abs(dominant_frequency(loaded.samples[0], rate) - 440) < 2
+    assert np.abs(loaded.samples[0, -8820:]).max() > 0.45  # the loud end (amplitude 0.5) is there
+
+
 def test_save_is_atomic_and_rejects_formats_it_cannot_write(tmp_path):
     clip = _noise_clip(channels=8, frames=1000)
     with pytest.raises(OutputError, match="mp3 holds 1 or 2 channels"):

@@ -1,7 +1,8 @@
 """Reading and writing audio files.
 
 Decoding goes through soundfile (libsndfile: wav, flac, ogg/vorbis/opus, mp3, aiff, au, caf, w64, ...).
-Formats libsndfile does not know (m4a/aac, wma, opus in webm/mka, ...) fall back to the ``ffmpeg`` program:
+Formats libsndfile does not know (m4a/aac, wma, opus in webm/mka, ...) and mp3s without a length tag
+(whose length libsndfile guesses and then stops at) fall back to the ``ffmpeg`` program:
 ``ffprobe`` describes the file and ``ffmpeg`` decodes it to raw float32 on a pipe. That fallback needs
 ``ffmpeg`` on the PATH (tools/setup.sh installs it) and cannot seek cheaply, so random reads restart a decode.
 
@@ -16,6 +17,7 @@ repaired, because they mean the file is broken and the user should know.
 
 from __future__ import annotations
 
+import abc
 import json
 import re
 import shutil
@@ -50,6 +52,9 @@ _DATA_SIZE_NOTE = re.compile(r"^\s*(?:data|SSND|Data Size)\s*:\s*(\d+) \(should 
 _STREAMING_SIZES = {0, 0x7FFFFFFF, 0xFFFFFFFF}
 # Writers that miscount padding by a few bytes have not lost audio.
 _SIZE_SLACK = 16
+# An mp3 without a Xing/Info length tag: libsndfile extrapolates the first frame's bitrate and stops
+# reading at that guess, which for variable bitrate can drop most of the song. ffmpeg decodes to the end.
+_MP3_LENGTH_GUESSED = re.compile(r"^\s*bitrate mode\s*:\s*constant", re.MULTILINE)
 # libsndfile's SF_ERR_MALFORMED_FILE: it knows the format and the file breaks it, so no other decoder is
 # tried (ffmpeg would quietly decode whatever part survives).
 _LIBSNDFILE_MALFORMED = 3
@@ -114,7 +119,7 @@ def open_stream(path: str | Path) -> "AudioStream":
     return FfmpegStream(description)
 
 
-class AudioStream:
+class AudioStream(abc.ABC):
     """Frames of an audio file, read on demand. Subclasses decode in :meth:`_interleaved_blocks`."""
 
     def __init__(self, description: AudioInfo):
@@ -123,6 +128,8 @@ class AudioStream:
         self.frames = description.frames
         self.sample_rate = description.sample_rate
         self.channels = description.channels
+        # Container durations (all ffprobe knows without decoding) are estimates.
+        self.length_is_estimate = description.decoder == "ffmpeg"
 
     def __enter__(self) -> "AudioStream":
         return self
@@ -133,9 +140,9 @@ class AudioStream:
     def close(self) -> None:
         """Release the file; the base stream holds nothing open."""
 
+    @abc.abstractmethod
     def _interleaved_blocks(self, block_frames: int, start: int, stop: int | None) -> Iterator[np.ndarray]:
         """Decoded ``(n, channels)`` float32 views, valid only until the next one is produced."""
-        raise NotImplementedError
 
     def _checked_blocks(self, block_frames: int, start: int, stop: int | None) -> Iterator[np.ndarray]:
         """The decoded blocks with NaN/inf rejected, naming where the first one is."""
@@ -164,20 +171,31 @@ class AudioStream:
 
     def read_into_array(self, start: int, stop: int, *, progress: Callable[[float, str], None] | None = None,
                         cancel: CancelToken | None = None) -> np.ndarray:
-        """Decode straight into one preallocated array; a file that ends early is reported as truncated."""
+        """Decode straight into one preallocated array. Where the header's length is exact, a file that
+        ends early is truncated; where it is an estimate (see ``length_is_estimate``), reading to the end
+        goes on until the decoder stops and the array is grown or cut to fit, which may cost one copy."""
         out = np.empty((self.channels, stop - start), dtype=np.float32)
+        until_decoder_stops = self.length_is_estimate and stop >= self.frames
         filled = 0
-        for block in self._checked_blocks(BLOCK_FRAMES, start, stop):
+        for block in self._checked_blocks(BLOCK_FRAMES, start, None if until_decoder_stops else stop):
             if cancel is not None:
                 cancel.check()
+            if filled + block.shape[0] > out.shape[1]:
+                grown = np.empty((self.channels, max(filled + block.shape[0], out.shape[1] * 5 // 4)), dtype=np.float32)
+                grown[:, :filled] = out[:, :filled]
+                out = grown
             out[:, filled:filled + block.shape[0]] = block.T
             filled += block.shape[0]
             if progress is not None:
-                progress(filled / out.shape[1], f"reading {self.path.name}")
-        if filled < out.shape[1]:
+                progress(min(1.0, filled / (stop - start)), f"reading {self.path.name}")
+        if filled == out.shape[1]:
+            return out
+        if filled == 0:
+            raise BadInputError(self.path, "contains no audio (0 frames)")
+        if not self.length_is_estimate:
             raise BadInputError(self.path, f"is truncated: the header promises {self.frames} frames, "
                                            f"only {start + filled} could be decoded")
-        return out
+        return np.ascontiguousarray(out[:, :filled])
 
 
 class SoundfileStream(AudioStream):
@@ -231,27 +249,6 @@ class FfmpegStream(AudioStream):
             if process.returncode not in (0, -9) and decoded == 0:
                 message = process.stderr.read().decode(errors="replace").strip().splitlines()
                 raise BadInputError(self.path, f"ffmpeg could not decode it ({message[-1] if message else 'no output'})")
-
-    def read_into_array(self, start: int, stop: int, *, progress: Callable[[float, str], None] | None = None,
-                        cancel: CancelToken | None = None) -> np.ndarray:
-        """Like the base class, but the header length is only an estimate here: grow or shrink to what decodes."""
-        out = np.empty((self.channels, stop - start), dtype=np.float32)
-        filled = 0
-        # Past the estimated end only when reading to the end: then the decoder decides where the audio stops.
-        for block in self._checked_blocks(BLOCK_FRAMES, start, stop if stop < self.frames else None):
-            if cancel is not None:
-                cancel.check()
-            if filled + block.shape[0] > out.shape[1]:
-                grown = np.empty((self.channels, max(filled + block.shape[0], out.shape[1] * 5 // 4)), dtype=np.float32)
-                grown[:, :filled] = out[:, :filled]
-                out = grown
-            out[:, filled:filled + block.shape[0]] = block.T
-            filled += block.shape[0]
-            if progress is not None:
-                progress(min(1.0, filled / max(1, stop - start)), f"decoding {self.path.name}")
-        if filled == 0:
-            raise BadInputError(self.path, "contains no audio (0 frames)")
-        return out if filled == out.shape[1] else np.ascontiguousarray(out[:, :filled])
 
 
 def save(clip: Clip, path: str | Path, *, subtype: str | None = None) -> Path:
@@ -308,6 +305,8 @@ def _soundfile_info(path: Path, handle: sf.SoundFile) -> AudioInfo:
                                       f"the file holds {present}")
     if handle.frames == 0:
         raise BadInputError(path, "contains no audio (0 frames)")
+    if handle.format == "MP3" and _MP3_LENGTH_GUESSED.search(handle.extra_info) and shutil.which("ffmpeg"):
+        return _ffprobe_info(path, "mp3 without a length tag")
     return AudioInfo(path, handle.frames, handle.samplerate, handle.channels, handle.format, handle.subtype,
                      "soundfile")
 
