@@ -207,30 +207,51 @@ def test_imported_timings_show_as_regions_follow_playback_and_seek(window, tmp_p
 
 
 @pytest.mark.slow
-def test_transcribe_a_spoken_song_fills_the_panel(window, qtbot):
-    """End to end with the embedded Whisper base: two espeak-ng lines with a pause between them, selected
-    from 1 s on; the lines appear in track time."""
+def test_transcribe_a_song_with_its_vocal_stem_fills_the_panel(window, qtbot, tmp_path):
+    """End to end with the embedded Whisper base: two espeak-ng lines (the vocal stem, given as a file)
+    over a sustained chord, transcribed from 1 s on; the lines appear in track time, the stem can be
+    added as a track, and re-transcribing the second line's span replaces only that line."""
     import jiwer
     import numpy as np
+    import soundfile as sf
 
     from engine.audio.clip import Clip
-    from tests.synth import speak
+    from tests.synth import speak, tone
 
     rate = 16000
     first = speak("the sun is shining on the river", sample_rate=rate)
     second = speak("we are singing in the morning light", sample_rate=rate)
-    silence = np.zeros(int(1.5 * rate), dtype=np.float32)
-    song = np.concatenate([silence, first, silence, second, silence])
-    window.add_track(Clip(song[None, :], rate, name="spoken"))
-    window.tracks.selection.set(1.0, len(song) / rate)
+    pause = np.zeros(int(1.5 * rate), dtype=np.float32)
+    vocals = np.concatenate([pause, first, pause, second, pause])
+    seconds = len(vocals) / rate
+    chord = sum(tone(f, seconds, rate, 0.05) for f in (220.0, 277.2, 329.6))[: len(vocals)]
+    stem = tmp_path / "vocals.wav"
+    sf.write(stem, vocals, rate)
+    track = window.add_track(Clip((vocals + chord)[None, :], rate, name="song"))
+    window.tracks.selection.set(1.0, seconds)
     task = lyrics_task(window)
-    job = task.transcribe(LyricsSettings(language="en", beam_size=1, best_of=1, batch_size=2))
-    qtbot.waitUntil(lambda: job.finished and task.panel.model.rowCount() > 0, timeout=180_000)
+    settings = LyricsSettings(language="en", beam_size=1, best_of=1, batch_size=2, separator=f"stem:{stem}")
+    task.transcribe(settings)
+    qtbot.waitUntil(lambda: task.panel.model.rowCount() > 0, timeout=180_000)
+
     lines = task.panel.lines
-    text = " ".join(line.text for line in lines).lower()
-    error = jiwer.wer("the sun is shining on the river we are singing in the morning light",
-                      jiwer.RemovePunctuation()(text))
-    assert error < 0.3, text
-    assert lines[0].start == pytest.approx(1.5, abs=0.5)  # in track time, not selection time
-    second_start = (2 * len(silence) + len(first)) / rate
+    text = jiwer.RemovePunctuation()(" ".join(line.text for line in lines).lower())
+    assert jiwer.wer("the sun is shining on the river we are singing in the morning light", text) < 0.3, text
+    second_start = (2 * len(pause) + len(first)) / rate
+    assert lines[0].start == pytest.approx(1.5, abs=0.5)  # track time, not selection time
     assert any(abs(line.start - second_start) < 0.5 for line in lines), [(l.start, l.text) for l in lines]
+    assert track.views[0].regions[0][0] == lines[0].start
+
+    assert task.panel.vocals_button.isEnabled()
+    task.panel.vocals_button.click()
+    added = window.current_track()
+    assert added is not track and added.clip.duration == pytest.approx(seconds - 1.0, abs=1e-3)
+
+    window.tracks.set_current(track)
+    window.tracks.selection.set(second_start - 0.5, seconds)
+    before = [line for line in lines if line.start < second_start - 0.5]
+    task.retranscribe_selection()
+    qtbot.waitUntil(lambda: task.panel.undo_stack.undoText() == "Re-transcribe selection", timeout=180_000)
+    after = task.panel.lines
+    assert after[: len(before)] == before
+    assert "morning" in " ".join(line.text for line in after[len(before):]).lower()
