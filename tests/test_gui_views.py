@@ -13,6 +13,7 @@ from engine.audio.clip import Clip
 from gui.views import SelectionModel, TimeAxis, TimeRuler, TrackView, style
 from gui.views.ruler import decimals_for, format_time, tick_step
 from gui.views.track import SYNC_PEAKS_MAX_SAMPLES
+from gui.views.waveform import column_min_max
 from tests.synth import speak, tone
 
 RATE = 16000
@@ -120,6 +121,31 @@ def test_ruler_ticks_are_round_and_labels_read_as_clock_time(qtbot):
 
 
 # --- waveform -----------------------------------------------------------------------------------------
+
+def test_column_min_max_equals_a_direct_reduction_over_block_snapped_columns():
+    samples = np.random.default_rng(0).standard_normal((2, 10_000)).astype(np.float32)
+    block = 16
+    blocks = samples.reshape(2, -1, block)
+    edges = np.linspace(37, 8_000, 101).astype(np.int64)  # not to the end: the last column stops too
+    col_min, col_max = column_min_max(blocks.min(axis=2), blocks.max(axis=2), block, edges)
+    for i in range(100):
+        low, high = edges[i] // block * block, -(-edges[i + 1] // block) * block
+        np.testing.assert_array_equal(col_min[:, i], samples[:, low:high].min(axis=1))
+        np.testing.assert_array_equal(col_max[:, i], samples[:, low:high].max(axis=1))
+
+
+def test_zoomed_out_columns_stay_within_a_block_of_the_exact_peaks(qtbot):
+    rate = 8000
+    noise = np.random.default_rng(1).uniform(-1, 1, rate * 600).astype(np.float32)
+    noise *= np.repeat(np.linspace(0.05, 1.0, 600), rate)  # louder every second
+    track = make_track(qtbot, Clip(noise, rate))
+    qtbot.waitUntil(lambda: track.waveform.peaks is not None, timeout=10_000)
+    minima, maxima, x0, x1 = track.waveform.column_extrema(WIDTH)
+    exact_min, exact_max = track.waveform.peaks.peaks_for_range(0, len(noise), x1 - x0)
+    assert (x0, x1) == (0, WIDTH)
+    np.testing.assert_allclose(maxima, exact_max, atol=0.02)
+    np.testing.assert_allclose(minima, exact_min, atol=0.02)
+
 
 def test_long_clip_gets_its_overview_from_a_background_job(qtbot):
     seconds = 2 * SYNC_PEAKS_MAX_SAMPLES / RATE  # too long to build the pyramid on the UI thread

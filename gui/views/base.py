@@ -16,7 +16,7 @@ Gestures (documented in the README):
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import (QImage, QKeyEvent, QMouseEvent, QNativeGestureEvent, QPainter, QPaintEvent, QPen,
+from PySide6.QtGui import (QImage, QKeyEvent, QMouseEvent, QNativeGestureEvent, QPainter, QPaintEvent,
                            QWheelEvent)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -126,9 +126,7 @@ class TimelineView(QWidget):
         painter.drawLine(QPointF(x1, 0), QPointF(x1, height))
 
     def _draw_cursor(self, painter: QPainter, height: int) -> None:
-        x = self._x_of(self.axis.cursor_s)
-        painter.setPen(QPen(style.CURSOR, 1.5))
-        painter.drawLine(QPointF(x, 0), QPointF(x, height))
+        painter.fillRect(QRectF(self._x_of(self.axis.cursor_s) - 1, 0, 2, height), style.CURSOR)
 
     def _cursor_moved(self, seconds: float) -> None:
         """Repaint only the strips under the old and new play head: the cached content makes this cheap
