@@ -81,6 +81,14 @@ def test_naming_template_and_include_exclude(tree, tmp_path):
     assert (out / "vocals" / "deep" / "deep_d_convert_ogg.wav").is_file()
 
 
+def test_an_output_folder_inside_the_input_folder_is_not_walked(tree):
+    out = tree / "converted"
+    request = BatchRequest("convert", tree, out, exclude=("broken.wav",))
+    assert run_batch(request, ConvertSettings()).counts == {"ok": 4, "failed": 0, "skipped": 0}
+    assert run_batch(request, ConvertSettings()).counts == {"ok": 0, "failed": 0, "skipped": 4}
+    assert not (out / "converted").exists()
+
+
 def test_bad_templates_are_refused(tree, tmp_path):
     for template, problem in (("{name}", "unknown field"), ("{parent}", "must contain {stem}"),
                               ("../{stem}", "outside the output folder")):
@@ -127,6 +135,7 @@ def test_stray_temp_files_are_removed_and_a_cut_manifest_line_is_tolerated(tree,
     (out / MANIFEST_NAME).write_text('{"input": "a.wav", "status": "o')  # a line cut by a kill
     report = run_batch(BatchRequest("convert", tree, out), ConvertSettings())
     assert not stray.exists()
+    assert report.temp_files_removed == 1
     assert report.counts["ok"] == 4
     assert len(manifest_files(out)) == 5
 

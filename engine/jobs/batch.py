@@ -30,9 +30,10 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from engine import settings as settings_mod
 from engine.audio import io as audio_io
-from engine.errors import BadInputError, Cancelled, VocalisError
+from engine.errors import BadInputError, Cancelled, OutputError, VocalisError
 from engine.fileio import TEMP_MARK, write_text_atomic
 from engine.jobs.progress import CancelToken, Progress, null_progress
+from engine.tasks import registry
 from engine.tasks.registry import FileTask
 
 MANIFEST_NAME = "vocalis-batch.jsonl"
@@ -58,7 +59,7 @@ class BatchRequest:
 
 @dataclass(frozen=True)
 class BatchItem:
-    input: Path  # absolute
+    input: Path  # the file as found under the input folder (or as given on the command line)
     relative: str  # posix path relative to the input folder: the manifest key
     output_stem: Path
     outputs: tuple[Path, ...]
@@ -85,6 +86,7 @@ class BatchReport:
     audio_hours: float  # of the files processed successfully in this run
     wall_s: float
     cancelled: bool = False
+    temp_files_removed: int = 0  # left by an earlier run that was killed while writing
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -111,7 +113,8 @@ def settings_hash(task: FileTask, settings: Any) -> str:
 
 
 def check_template(template: str) -> None:
-    """Refuse a naming template with unknown fields or without any field that varies per file."""
+    """Refuse a naming template with unknown fields, or without ``{stem}`` (the one field that tells the
+    files of a folder apart)."""
     try:
         names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
     except ValueError as exc:
@@ -144,8 +147,8 @@ def _matches(relative: str, patterns: Sequence[str]) -> bool:
 
 
 def walk_inputs(request: BatchRequest, task: FileTask) -> Iterator[tuple[Path, str]]:
-    """Yield (absolute path, relative posix path) of each input, sorted, skipping hidden files, Vocalis
-    temp files and the output folder when it lies inside the input folder."""
+    """Yield (path, posix path relative to the input folder) of each input, sorted, skipping hidden files,
+    Vocalis temp files and the output folder when it lies inside the input folder."""
     root = request.input_dir
     output = request.output_dir.resolve()
     for folder, dirs, files in os.walk(root):
@@ -214,18 +217,24 @@ class Manifest:
         return done
 
     def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "a+b")
-        self._file.seek(0, os.SEEK_END)
-        if self._file.tell() > 0:
-            self._file.seek(-1, os.SEEK_END)
-            if self._file.read(1) != b"\n":
-                self._file.write(b"\n")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a+b")
+            self._file.seek(0, os.SEEK_END)
+            if self._file.tell() > 0:
+                self._file.seek(-1, os.SEEK_END)
+                if self._file.read(1) != b"\n":
+                    self._file.write(b"\n")
+        except OSError as exc:
+            raise OutputError(self.path, exc.strerror or str(exc)) from exc
 
     def append(self, record: dict[str, Any]) -> None:
-        self._file.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        try:
+            self._file.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as exc:
+            raise OutputError(self.path, exc.strerror or str(exc)) from exc
 
     def close(self) -> None:
         if self._file is not None:
@@ -252,8 +261,8 @@ _device_locks_guard = threading.Lock()
 
 
 def device_lock(device: str) -> threading.Lock:
-    """One lock per device: model work of concurrent batches (or a batch and the GUI) on one accelerator
-    runs one file at a time, which is what fits its memory."""
+    """One lock per device: the model work of concurrent batches on one device runs one file at a time,
+    which is what fits its memory."""
     with _device_locks_guard:
         return _device_locks.setdefault(device, threading.Lock())
 
@@ -398,8 +407,6 @@ def run_files(task_name: str, inputs: Sequence[Path], output_dir: Path, settings
               progress: Progress | None = None, cancel: CancelToken | None = None) -> list[FileResult]:
     """Run a file task on the given files, each written as ``output_dir/<input stem>…`` (the CLI's
     ``vocalis TASK FILE…``). Same executor as a batch, without walk or manifest."""
-    from engine.tasks import registry
-
     task = registry.get(task_name)
     items = []
     for path in map(Path, inputs):
@@ -428,18 +435,13 @@ def run_batch(request: BatchRequest, settings: Any, progress: Progress | None = 
               on_file: Callable[[FileResult], None] | None = None) -> BatchReport:
     """Run ``request.task`` over the input folder; returns the report (also written as JSON beside the
     manifest). Raises :class:`Cancelled` after writing the report when cancelled."""
-    from engine.tasks import registry
-
     progress = progress or null_progress()
     cancel = cancel or CancelToken()
     started = time.monotonic()
     task = registry.get(request.task)
+    check_template(request.name_template)
     if not request.input_dir.is_dir():
         raise BadInputError(request.input_dir, "not a folder")
-    request.output_dir.mkdir(parents=True, exist_ok=True)
-    remove_stray_temp_files(request.output_dir)
-    progress(0.0, "scanning the input folder")
-    items = plan(request, task, settings)
     digest = settings_hash(task, settings)
     manifest = Manifest(request.output_dir / MANIFEST_NAME)
     done = {} if request.redo else manifest.completed()
@@ -473,12 +475,14 @@ def run_batch(request: BatchRequest, settings: Any, progress: Progress | None = 
     manifest.open()
     cancelled = False
     try:
+        cleaned = remove_stray_temp_files(request.output_dir)
         manifest.append({"run": {"task": task.name, "settings": settings_mod.to_dict(settings),
                                  "settings_hash": digest, "input_dir": str(request.input_dir),
                                  "name_template": request.name_template, "include": list(request.include),
                                  "exclude": list(request.exclude), "started": _now()}})
+        progress(0.0, "scanning the input folder")
         todo = []
-        for item, problem in _screen(items, "; add {ext} to the naming template"):
+        for item, problem in _screen(plan(request, task, settings), "; add {ext} to the naming template"):
             if problem:
                 record(FileResult(item, FAILED, _error_text(item, problem)))
             elif complete(item):
@@ -494,7 +498,7 @@ def run_batch(request: BatchRequest, settings: Any, progress: Progress | None = 
     finally:
         manifest.close()
     report = BatchReport(task.name, str(request.input_dir), str(request.output_dir), digest, counts, failures,
-                         round(audio_s / 3600.0, 6), round(time.monotonic() - started, 3), cancelled)
+                         round(audio_s / 3600.0, 6), round(time.monotonic() - started, 3), cancelled, cleaned)
     write_text_atomic(request.output_dir / REPORT_NAME, json.dumps(report.to_dict(), indent=2) + "\n")
     if cancelled:
         raise Cancelled("batch cancelled; run it again to finish the remaining files")
