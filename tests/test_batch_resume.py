@@ -102,3 +102,28 @@ def test_killed_batch_resumes_and_processes_every_good_file_exactly_once(tmp_pat
         assert written.frames == round(source.frames * 16000 / source.samplerate)
     assert not [p for p in outputs.rglob("*") if TEMP_MARK in p.name]
     assert checksums(inputs) == before
+
+
+def test_ctrl_c_cancels_promptly_and_leaves_a_consistent_manifest(tmp_path):
+    inputs, outputs = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    for k in range(30):
+        sf.write(inputs / f"take{k:02d}.wav", tone(300.0 + k, 0.5, 22050), 22050, subtype="PCM_16")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(command(inputs, outputs), cwd=REPO, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while len(ok_records(outputs)) < 2:
+        assert process.poll() is None, process.stderr.read().decode()
+        assert time.monotonic() < deadline, "the run never wrote a manifest entry"
+        time.sleep(0.002)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr.decode()
+    assert stdout == b""  # no JSON document for an interrupted run
+    report = json.loads((outputs / "vocalis-batch-report.json").read_text())
+    assert report["cancelled"] is True and report["counts"]["ok"] < 30
+    lines = (outputs / MANIFEST_NAME).read_text().splitlines()
+    assert all(isinstance(json.loads(line), dict) for line in lines)
+    assert not [p for p in outputs.rglob("*") if TEMP_MARK in p.name]
+    assert len(list(outputs.glob("*.wav"))) == report["counts"]["ok"]
