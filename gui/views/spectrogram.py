@@ -24,12 +24,13 @@ from dataclasses import replace
 import numpy as np
 import pyqtgraph
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QWidget
 
 from engine.audio.clip import Clip
 from engine.audio.spectrogram import SpectrogramSettings, SpectrogramTiler
 from engine.jobs import CancelToken, Job, Progress
+from gui.views import style
 from gui.views.background import run_in_background
 from gui.views.base import TimelineView
 from gui.views.timeline import SelectionModel, TimeAxis
@@ -47,6 +48,7 @@ DISPLAY_RANGE_DB = (-100.0, 0.0)
 CACHE_TILES = 512  # at most 512 tiles × 512 rows × 256 columns × 1 byte = 64 MiB
 MAX_JOBS_IN_FLIGHT = 2
 COLOUR_MAP = "magma"
+FREQUENCY_LABELS_HZ = (100, 200, 500, 1000, 2000, 5000, 10000, 20000)
 
 TileKey = tuple[str, int, int]  # (scale, level, tile index)
 
@@ -83,7 +85,7 @@ def colour_indices(decibels: np.ndarray) -> np.ndarray:
 
 class TilerCache:
     """One :class:`SpectrogramTiler` per zoom level of a clip, created on first use by whichever thread
-    needs it: building a mel tiler can import librosa (seconds), which must not happen on the UI thread."""
+    needs it (usually a tile job, so window and mel bank are built off the UI thread)."""
 
     def __init__(self, clip: Clip, settings: SpectrogramSettings):
         self.clip = clip
@@ -209,7 +211,24 @@ class SpectrogramView(TimelineView):
         # a numpy lookup into 32-bit pixels.
         image = QImage(composite.data, width, height, width, QImage.Format.Format_Indexed8)
         image.setColorTable(self._table)
-        return image.convertToFormat(QImage.Format.Format_RGB32)
+        image = image.convertToFormat(QImage.Format.Format_RGB32)
+        self._draw_frequency_labels(image)
+        return image
+
+    def _draw_frequency_labels(self, image: QImage) -> None:
+        """A few round frequencies along the left edge, spaced so that labels never overlap."""
+        painter = QPainter(image)
+        painter.setPen(style.RULER_TEXT)
+        last_y = float("inf")
+        for hz in FREQUENCY_LABELS_HZ:
+            if hz >= self.clip.sample_rate / 2:
+                break
+            y = self.row_of_frequency(hz, image.height())
+            if last_y - y >= 14 and y >= 10:
+                painter.drawText(3, round(y) + 4, f"{hz // 1000}k" if hz >= 1000 else str(hz))
+                painter.drawLine(0, round(y), 2, round(y))
+                last_y = y
+        painter.end()
 
     def _top_level(self) -> int:
         return max((key[1] for key in self._cache if key[0] == self.settings.scale), default=0)
