@@ -255,3 +255,44 @@ def test_transcribe_a_song_with_its_vocal_stem_fills_the_panel(window, qtbot, tm
     after = task.panel.lines
     assert after[: len(before)] == before
     assert "morning" in " ".join(line.text for line in after[len(before):]).lower()
+
+
+def test_dialog_offers_the_other_open_tracks_as_vocals(window, qtbot):
+    import numpy as np
+
+    from engine.audio.clip import Clip
+    from gui.tasks.lyrics import TranscribeDialog
+
+    silence = np.zeros((1, 16000), dtype=np.float32)
+    vocals = window.add_track(Clip(silence, 16000, name="lead vocals"))
+    window.add_track(Clip(silence, 16000, name="mix"))
+    dialog = TranscribeDialog(LyricsSettings(separator="hdemucs"), [vocals], window)
+    qtbot.addWidget(dialog)
+    choices = [dialog.stem_track.itemText(i) for i in range(dialog.stem_track.count())]
+    assert choices == ["from the vocal separator setting", "track “lead vocals”"]
+    assert dialog.form.editor("separator").text() == "hdemucs"
+    with pytest.raises(KeyError):
+        dialog.form.editor("format")  # output files are not the panel's business
+
+
+@pytest.mark.slow
+def test_transcribe_with_another_track_as_the_vocals(window, qtbot):
+    """The vocals come from an open track (no separator, no file): its speech decides the windows."""
+    import numpy as np
+
+    from engine.audio.clip import Clip
+    from tests.synth import speak, tone
+
+    rate = 16000
+    pause = np.zeros(rate, dtype=np.float32)
+    vocals = np.concatenate([pause, speak("hold on to the dream tonight", sample_rate=rate), pause])
+    chord = sum(tone(f, len(vocals) / rate, rate, 0.05) for f in (196.0, 246.9))[: len(vocals)]
+    vocal_track = window.add_track(Clip(vocals[None, :], rate, name="vocals"))
+    window.add_track(Clip((vocals + chord)[None, :], rate, name="mix"))
+    task = lyrics_task(window)
+    task.stem_track = vocal_track
+    task.transcribe(LyricsSettings(language="en", beam_size=1, best_of=1))
+    qtbot.waitUntil(lambda: task.panel.model.rowCount() > 0, timeout=180_000)
+    assert "dream" in " ".join(line.text for line in task.panel.lines).lower()
+    assert task.panel.lines[0].start == pytest.approx(1.0, abs=0.5)
+    assert task.vocals.duration == pytest.approx(len(vocals) / rate)

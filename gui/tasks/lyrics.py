@@ -10,7 +10,7 @@ from pathlib import Path
 import shiboken6
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFileDialog, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFileDialog, QVBoxLayout, QWidget
 
 from engine.audio.clip import Clip
 from engine.audio.dsp import crop_seconds
@@ -27,12 +27,19 @@ HIDDEN_SETTINGS = ("format",)  # output files are the CLI's business; the panel 
 
 
 class TranscribeDialog(QDialog):
-    """The lyrics settings as a form (built from :class:`LyricsSettings`), OK to transcribe."""
+    """The lyrics settings as a form (built from :class:`LyricsSettings`), plus the choice of another
+    open track as the vocal stem; OK to transcribe."""
 
-    def __init__(self, settings: LyricsSettings, parent: QWidget | None = None):
+    def __init__(self, settings: LyricsSettings, stem_tracks: list, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Transcribe lyrics")
         self.form = SettingsForm(settings, self, hidden=HIDDEN_SETTINGS)
+        self.stem_track = QComboBox()
+        self.stem_track.addItem("from the vocal separator setting", None)
+        for track in stem_tracks:
+            self.stem_track.addItem(f"track “{track.clip.name or 'untitled'}”", track)
+        self.stem_track.setToolTip("an open track that holds the song's vocals (used instead of separating)")
+        self.form.layout().addRow("Vocals", self.stem_track)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -57,6 +64,7 @@ class LyricsTask(QObject):
         self.settings = LyricsSettings()
         self.vocals: Clip | None = None
         self.track = None  # the TrackView the lyrics belong to (their regions are drawn on it)
+        self.stem_track = None  # an open track chosen as the vocal stem, instead of the separator
         self.panel = LyricsPanel(window.undo_stack)
         window.add_panel(PANEL_TITLE, self.panel)
         self.action = QAction("Transcribe lyrics…", window)
@@ -73,7 +81,8 @@ class LyricsTask(QObject):
 
     # --- transcription ---------------------------------------------------------------------------------
     def ask_and_transcribe(self) -> Job | None:
-        dialog = TranscribeDialog(self.settings, self.window)
+        others = [track for track in self.window.tracks.tracks if track is not self.window.current_track()]
+        dialog = TranscribeDialog(self.settings, others, self.window)
         if not dialog.exec():
             return None
         try:
@@ -81,6 +90,7 @@ class LyricsTask(QObject):
         except VocalisError as exc:
             self.window.report_error("Transcribe lyrics", str(exc))
             return None
+        self.stem_track = dialog.stem_track.currentData()
         return self.transcribe()
 
     def retranscribe_selection(self) -> Job | None:
@@ -90,9 +100,9 @@ class LyricsTask(QObject):
         return self.transcribe(replace_selection=True)
 
     def transcribe(self, settings: LyricsSettings | None = None, *, replace_selection: bool = False) -> Job | None:
-        """Transcribe the selection (or the whole track) as a job; times land in track time. With a
-        separator the vocals are separated by a first job, kept for "Add vocals as track", and handed to
-        the transcription."""
+        """Transcribe the selection (or the whole track) as a job; times land in track time. The vocals
+        come from the chosen stem track, or else from the separator in a first job; they are kept for
+        "Add vocals as track" and handed to the transcription."""
         settings = settings or self.settings
         track, clip = self.window.current_track(), self.window.selected_clip()
         if track is None or clip is None:
@@ -110,6 +120,13 @@ class LyricsTask(QObject):
                                        on_result=lambda lyrics: self._show_result(track, lyrics, span,
                                                                                   replace_selection))
 
+        if self.stem_track is not None and shiboken6.isValid(self.stem_track):
+            try:
+                stem = crop_seconds(self.stem_track.clip, *span)
+            except VocalisError as exc:
+                self.window.report_error("Transcribe lyrics", f"the vocals track does not cover the span: {exc}")
+                return None
+            return transcribe_with(stem)
         if not uses_separator(settings):
             return transcribe_with(None)
         return self.window.run_job(separators.separate_vocals, settings.separator, clip,
@@ -120,7 +137,7 @@ class LyricsTask(QObject):
     def _aligned(vocals: Clip, settings: LyricsSettings, span: tuple[float, float]) -> Clip:
         """A stem file covers the whole song; cut it to the transcribed span so times agree."""
         if settings.separator.strip().startswith(separators.STEM_PREFIX) and span[0] > 0:
-            return crop_seconds(vocals, span[0], min(span[1], vocals.duration))
+            return crop_seconds(vocals, *span)
         return vocals
 
     def _panel_line_timings(self, settings: LyricsSettings, span: tuple[float, float]):
