@@ -224,7 +224,7 @@ class SpectrogramView(TimelineView):
             if hz >= self.clip.sample_rate / 2:
                 break
             y = self.row_of_frequency(hz, image.height())
-            if last_y - y >= 14 and y >= 10:
+            if last_y - y >= 14 and 10 <= y <= image.height() - 5:
                 painter.drawText(3, round(y) + 4, f"{hz // 1000}k" if hz >= 1000 else str(hz))
                 painter.drawLine(0, round(y), 2, round(y))
                 last_y = y
