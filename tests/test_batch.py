@@ -197,3 +197,10 @@ def test_the_next_file_is_prepared_while_the_current_one_is_processed(tmp_path):
                                   lambda index: null_progress(), CancelToken())
     assert [(r.status, r.error) for r in results] == [("ok", "")] * 3
     assert order.index("prepare 2.wav") < order.index("process 1.wav")
+
+
+def test_the_registry_lists_the_tasks_and_names_an_unknown_one():
+    tasks = registry.all_tasks()
+    assert tasks["convert"].settings_type is ConvertSettings
+    with pytest.raises(BadInputError, match="unknown task 'no-such-task' \\(known tasks: .*convert"):
+        registry.get("no-such-task")

@@ -69,7 +69,6 @@ def all_tasks() -> dict[str, FileTask]:
 def get(name: str) -> FileTask:
     """The file task called ``name``; a :class:`BadInputError` listing the known ones otherwise."""
     if name not in _TASKS:
-        importlib.import_module("engine.tasks")
         try:
             importlib.import_module(f"engine.tasks.{name}")
         except ModuleNotFoundError as exc:

@@ -42,7 +42,7 @@ def build_settings(task: FileTask, args: argparse.Namespace) -> Any:
 
 
 def result_record(result: FileResult) -> dict[str, Any]:
-    """One file's result as the JSON documents of the task and batch commands show it."""
+    """One file's result in the JSON document of a task command."""
     return {"input": str(result.item.input), "status": result.status, "error": result.error,
             "outputs": [str(p) for p in result.outputs],
             "seconds": round(sum(result.timings.values()), 4)}
