@@ -19,7 +19,6 @@ from engine.models.checkpoint import load_strict, read_tensors
 SOURCES = ("drums", "bass", "other", "vocals")
 SAMPLE_RATE = 44100
 AUDIO_CHANNELS = 2
-CHECKPOINT_FILES = ("hdemucs_high_trained.pt", "hdemucs_high_musdbhq_only.pt")
 
 
 def build_model(sources: Sequence[str] = SOURCES) -> HDemucs:
