@@ -204,3 +204,43 @@ def test_the_registry_lists_the_tasks_and_names_an_unknown_one():
     assert tasks["convert"].settings_type is ConvertSettings
     with pytest.raises(BadInputError, match="unknown task 'no-such-task' \\(known tasks: .*convert"):
         registry.get("no-such-task")
+
+
+@dataclass(frozen=True)
+class _DeviceSettings:
+    device: str = option("cpu", "where the work runs")
+
+
+def test_two_batches_on_one_device_never_process_at_the_same_time(tmp_path):
+    active, most = [0], [0]
+    guard = threading.Lock()
+
+    def process_file(path, stem, settings, progress, cancel) -> list[Path]:
+        with guard:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        threading.Event().wait(0.02)  # long enough for the other batch to try
+        with guard:
+            active[0] -= 1
+        target = Path(f"{stem}.txt")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path.name)
+        return [target]
+
+    task = registry.FileTask("device-probe", "test task", _DeviceSettings, process_file,
+                             lambda stem, settings: [Path(f"{stem}.txt")], device_field="device")
+    runs = []
+    for side in ("left", "right"):
+        root = tmp_path / side
+        for k in range(4):
+            write_tone(root / f"{k}.wav")
+        items = plan(BatchRequest(task.name, root, tmp_path / f"out-{side}"), task, _DeviceSettings())
+        results: list = []
+        runs.append((threading.Thread(target=LocalExecutor().run, args=(task, _DeviceSettings(), items,
+                                      results.append, lambda index: null_progress(), CancelToken())), results))
+    for thread, _ in runs:
+        thread.start()
+    for thread, _ in runs:
+        thread.join(30)
+    assert [[r.status for r in results] for _, results in runs] == [["ok"] * 4, ["ok"] * 4]
+    assert most[0] == 1
