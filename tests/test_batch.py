@@ -89,6 +89,11 @@ def test_an_output_folder_inside_the_input_folder_is_not_walked(tree):
     assert not (out / "converted").exists()
 
 
+def test_the_input_folder_is_refused_as_output_folder(tree):
+    with pytest.raises(BadInputError, match="is the input folder"):
+        run_batch(BatchRequest("convert", tree, tree / "."), ConvertSettings())
+
+
 def test_bad_templates_are_refused(tree, tmp_path):
     for template, problem in (("{name}", "unknown field"), ("{parent}", "must contain {stem}"),
                               ("../{stem}", "outside the output folder")):

@@ -106,6 +106,7 @@ def test_converting_onto_the_input_itself_is_refused(capsys, song, tmp_path):
     ("convert",),
     ("no-such-command",),
     ("batch", "convert", "in", "out", "--name-template", "{name}"),
+    ("batch", "convert", "no-such-folder", "out"),
 ])
 def test_usage_errors_exit_2(capsys, argv):
     code, stdout, stderr = run_cli(capsys, *argv)

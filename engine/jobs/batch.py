@@ -442,6 +442,9 @@ def run_batch(request: BatchRequest, settings: Any, progress: Progress | None = 
     check_template(request.name_template)
     if not request.input_dir.is_dir():
         raise BadInputError(request.input_dir, "not a folder")
+    if request.output_dir.resolve() == request.input_dir.resolve():
+        raise BadInputError(request.output_dir, "is the input folder; choose another output folder (a subfolder "
+                                                "is fine) so that outputs never mix with inputs")
     digest = settings_hash(task, settings)
     manifest = Manifest(request.output_dir / MANIFEST_NAME)
     done = {} if request.redo else manifest.completed()

@@ -12,7 +12,7 @@ from engine.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from engine.cli.commands._file_task import build_settings
 from engine.cli.output import add_json_flag, print_json, run_with_progress
 from engine.errors import BadInputError
-from engine.jobs.batch import MANIFEST_NAME, REPORT_NAME, TEMPLATE_FIELDS, BatchRequest, check_template, run_batch
+from engine.jobs.batch import MANIFEST_NAME, REPORT_NAME, TEMPLATE_FIELDS, BatchRequest, run_batch
 from engine.tasks import registry
 
 NAME = "batch"
@@ -44,14 +44,13 @@ def run(args: argparse.Namespace) -> int:
     settings = build_settings(task, args)
     if settings is None:
         return EXIT_USAGE
-    try:
-        check_template(args.name_template)
-    except BadInputError as exc:
-        print(f"vocalis batch: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     request = BatchRequest(task.name, args.input_dir, args.output_dir, tuple(args.include), tuple(args.exclude),
                            args.name_template, args.redo)
-    report = run_with_progress(run_batch, request, settings, label=f"batch {task.name}")
+    try:
+        report = run_with_progress(run_batch, request, settings, label=f"batch {task.name}")
+    except BadInputError as exc:  # run_batch raises it only for an unusable request; files fail one by one
+        print(f"vocalis batch: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.json:
         print_json(report.to_dict())
     else:
