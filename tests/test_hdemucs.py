@@ -67,6 +67,14 @@ def test_official_checkpoint_loads_strictly_and_matches_torchaudio(official_chec
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("frames", [1, 100, 3000])
+def test_clips_too_short_for_the_model_still_give_a_stem(official_checkpoint, frames):
+    reference, _ = official_checkpoint
+    samples = np.random.default_rng(3).standard_normal((2, frames)).astype(np.float32) * 0.1
+    vocals = separate_vocals(Clip(samples, 16_000), reference)
+    assert vocals.samples.shape == (2, frames) and np.isfinite(vocals.samples).all()
+
+
 def test_checkpoint_of_another_architecture_is_refused(tmp_path, official_checkpoint):
     reference, _ = official_checkpoint
     tensors = dict(reference.state_dict())

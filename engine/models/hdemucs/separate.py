@@ -26,6 +26,9 @@ from engine.errors import DeviceOutOfMemoryError
 from engine.jobs import CancelToken, Progress, null_progress
 from engine.models.hdemucs.model import AUDIO_CHANNELS, SAMPLE_RATE, SOURCES
 
+# HDemucs's spectrogram branch needs at least about 1000 frames; one STFT window is a safe floor.
+MIN_MODEL_FRAMES = 4096
+
 SourceModel = Callable[[torch.Tensor], torch.Tensor]  # (1, channels, frames) -> (1, sources, channels, frames)
 
 
@@ -95,7 +98,8 @@ def separate_vocals(clip: Clip, model: SourceModel, *, sources: Sequence[str] = 
 
     The mix is brought to the model's format (44.1 kHz stereo) and standardised by the whole song's mean
     and standard deviation (as Demucs does), so every segment is scaled alike; the stem is scaled back,
-    then returned to the input's rate and channels. ``sources`` names the model's outputs in order.
+    then returned to the input's rate and channels. A clip too short for the model is padded with silence
+    and the stem cut back. ``sources`` names the model's outputs in order.
     """
     progress = progress or null_progress()
     audio = torch.from_numpy(np.ascontiguousarray(clip.samples))
@@ -105,7 +109,8 @@ def separate_vocals(clip: Clip, model: SourceModel, *, sources: Sequence[str] = 
         audio = audio.mean(dim=0, keepdim=True).expand(AUDIO_CHANNELS, -1)
     reference = audio.mean(dim=0)
     mean, std = reference.mean(), reference.std(correction=0).clamp_min(1e-8)
-    stems = separate_chunked(model, (audio - mean) / std, segment=round(segment_s * SAMPLE_RATE),
+    standardised = torch.nn.functional.pad((audio - mean) / std, (0, max(0, MIN_MODEL_FRAMES - audio.shape[-1])))
+    stems = separate_chunked(model, standardised, segment=round(segment_s * SAMPLE_RATE),
                              overlap=round(overlap_s * SAMPLE_RATE), keep=[list(sources).index("vocals")],
                              device=device, progress=progress.sub(0.0, 0.95), cancel=cancel)
     vocals = stems[0] * std + mean
