@@ -102,12 +102,12 @@ def _explain(exc: BaseException, repo: str, filename: str, endpoint: str) -> Dow
     if isinstance(exc, hf_errors.GatedRepoError):
         return DownloadError(f"{repo} is gated on {host}: accept its terms on the website and log in "
                              f"(`hf auth login`), then retry")
-    if isinstance(exc, (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError,
-                        hf_errors.RemoteEntryNotFoundError)):
-        return DownloadError(f"{host} has no {filename} in {repo} ({type(exc).__name__})")
     if _is_network_error(exc):
         return DownloadError(f"cannot reach {host} (offline or behind a proxy?) while fetching {repo}/{filename}. "
                              f"Check the connection or set HTTPS_PROXY, or download the files elsewhere and run "
                              f"`vocalis models import`. ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
+    if isinstance(exc, (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError,
+                        hf_errors.EntryNotFoundError)):
+        return DownloadError(f"{host} has no {filename} in {repo} ({type(exc).__name__})")
     return DownloadError(f"downloading {repo}/{filename} from {host} failed: {type(exc).__name__}: "
                          f"{str(exc).splitlines()[0][:300] if str(exc) else ''}")
