@@ -106,3 +106,12 @@ def test_other_errors_pass_through_unchanged():
     with pytest.raises(DeviceOutOfMemoryError, match="^cpu ran out of memory while running the model: try a smaller chunk or window$"):
         with devices.out_of_memory_as_error("cpu"):
             raise MemoryError()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_real_cuda_out_of_memory_is_translated_and_the_gpu_stays_usable():
+    too_much = 2 * torch.cuda.get_device_properties(0).total_memory
+    with pytest.raises(DeviceOutOfMemoryError, match=r"^cuda:0 ran out of memory while allocating"):
+        with devices.out_of_memory_as_error("cuda:0", "allocating"):
+            torch.empty(too_much, dtype=torch.uint8, device="cuda:0")
+    assert torch.ones(1024, device="cuda:0").sum().item() == 1024
