@@ -112,7 +112,8 @@ class WindowActions:
         menu.addAction(self._action("Select &All", self._select_all, QKeySequence.StandardKey.SelectAll))
         menu.addAction(self._action("Select &None", window.tracks.selection.clear, "Escape"))
         menu.addSeparator()
-        menu.addAction(self._action("&Preferences…", window.show_preferences, QKeySequence.StandardKey.Preferences))
+        self.preferences = self._action("&Preferences…", window.show_preferences, QKeySequence.StandardKey.Preferences)
+        menu.addAction(self.preferences)
 
     def _select_all(self) -> None:
         track = self.window.current_track()

@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self.tracks.seek_requested.connect(self.seek)
         self.tracks.current_changed.connect(self._update_title)
         self.tracks.selection.selectionChanged.connect(self._show_time)
+        self.tracks.axis.cursorChanged.connect(self._show_time)
         self.tracks.selection.selectionChanged.connect(self._selection_changed)
         self.transport.play_pause_clicked.connect(self.toggle_play)
         self.transport.stop_clicked.connect(self.stop)
@@ -157,10 +158,11 @@ class MainWindow(QMainWindow):
 
     def export_clip(self, path: str | Path, subtype: str | None = None, selection_only: bool = False) -> Job | None:
         """Write the current track (or its selection) to ``path`` in a job; None without a track."""
-        clip = self.selected_clip() if selection_only else self.current_track().clip if self.current_track() else None
-        if clip is None:
+        track = self.current_track()
+        if track is None:
             self.report_error("Nothing to export", "Open or record a track first.")
             return None
+        clip = self.selected_clip() if selection_only else track.clip
         path = Path(path)
         return self.run_job(plain_task(io.save, f"Exporting {path.name}"), clip, path, subtype=subtype,
                             name=f"Exporting {path.name}",
@@ -198,7 +200,8 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     def recent_files(self) -> list[str]:
-        return [str(p) for p in (self.settings.value("recent_files") or []) if p]
+        # type=list: an INI file cannot tell a one-item list from a string.
+        return [str(p) for p in self.settings.value("recent_files", [], type=list) if p]
 
     def _remember_recent(self, path: Path) -> None:
         path = str(path.resolve())
@@ -321,7 +324,6 @@ class MainWindow(QMainWindow):
             track.set_cursor(seconds)
         else:
             self.tracks.axis.set_cursor(seconds)
-        self._show_time()
         self.position_changed.emit(seconds)
 
     def _playback_state_changed(self) -> None:

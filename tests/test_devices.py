@@ -3,6 +3,8 @@ is recorded back from its monitor, so frequency and level can be checked end to 
 
 from __future__ import annotations
 
+import os
+
 import time
 
 import numpy as np
@@ -14,6 +16,8 @@ from tests.pulse import ensure_null_sink_pulseaudio
 from tests.synth import dominant_frequency, tone
 
 pytestmark = pytest.mark.audio
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # set before the QApplication exists
 
 RATE = 48000
 PORTAUDIO_DEVICE = "pulse"  # PortAudio's ALSA device that talks to the PulseAudio server
@@ -59,7 +63,8 @@ def test_tone_played_into_the_null_sink_is_recorded_from_its_monitor():
         time.sleep(0.2)
         player.play(Clip(played, RATE))
         positions, levels = [], []
-        while player.playing:
+        deadline = time.monotonic() + 10.0  # a stalled sound server fails the test instead of hanging it
+        while player.playing and time.monotonic() < deadline:
             positions.append(player.position)
             levels.append(recorder.level_db())
             time.sleep(0.05)
@@ -140,3 +145,18 @@ def test_recording_in_the_window_becomes_a_new_track(qtbot):
     assert track is not None and track.clip.name == "Recording 1"
     assert track.clip.sample_rate == 48000 and track.clip.channels == 1  # the preferences' defaults
     assert dominant_frequency(_loud_part(track.clip.samples[0]), RATE) == pytest.approx(550.0, abs=2.0)
+
+
+def test_player_at_a_fixed_device_rate_resamples_and_keeps_clip_time():
+    player = devices.Player(PORTAUDIO_DEVICE, sample_rate=48000)
+    recorder = devices.Recorder(PORTAUDIO_DEVICE, sample_rate=RATE, channels=1)
+    recorder.start()
+    try:
+        player.play(Clip(tone(300.0, 1.5, 16000), 16000))
+        assert player.wait(6.0)
+        assert player.position == pytest.approx(1.5, abs=1e-3)  # seconds of the clip, not of the stream
+        time.sleep(0.2)
+    finally:
+        player.stop()
+        clip = recorder.stop()
+    assert dominant_frequency(_loud_part(clip.samples[0]), RATE) == pytest.approx(300.0, abs=2.0)

@@ -3,6 +3,8 @@ persisted settings, drag and drop and the task-panel API."""
 
 from __future__ import annotations
 
+import os
+
 import time
 
 import numpy as np
@@ -16,11 +18,15 @@ from engine.audio import dsp, io
 from engine.audio.clip import Clip
 from engine.errors import BadInputError
 from gui import edits
+from gui.dialogs import PreferencesDialog
 from gui.main_window import MainWindow
+from gui.transport import AudioSettings
 from gui.views import style
 from gui.views.ruler import format_time
 from tests.pulse import ensure_null_sink_pulseaudio
 from tests.synth import tone
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # set before the QApplication exists
 
 RATE = 16000
 
@@ -339,3 +345,29 @@ def test_the_vocalis_gui_command_opens_the_files_given(qtbot, song_path, tmp_pat
     assert seen["tracks"] == ["song"] and str(corrupt) in seen["error"]
     log_text = (vocalis_home / "data" / "vocalis.log").read_text()
     assert "broken.wav" in log_text  # the reason is logged as well as shown
+
+
+def test_preferences_choose_devices_and_recording_format_and_persist(qtbot, window):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    ensure_null_sink_pulseaudio()
+
+    def choose_and_accept():
+        dialog = QApplication.activeModalWidget()
+        dialog.output_combo.setCurrentIndex(dialog.output_combo.findData("pulse"))
+        dialog.input_combo.setCurrentIndex(dialog.input_combo.findData("pulse"))
+        dialog.rate_combo.setCurrentIndex(dialog.rate_combo.findData(44100))
+        dialog.channels_spin.setValue(2)
+        dialog.accept()
+
+    QTimer.singleShot(0, choose_and_accept)
+    window.actions.preferences.trigger()
+    chosen = AudioSettings(output_device="pulse", input_device="pulse", record_rate=44100, record_channels=2)
+    assert window.playback.settings == chosen
+    window.close()
+    reopened = MainWindow()
+    qtbot.addWidget(reopened)
+    assert reopened.playback.settings == chosen
+    assert PreferencesDialog(chosen).chosen() == chosen
+    assert PreferencesDialog(AudioSettings()).chosen() == AudioSettings()  # "System default" is None

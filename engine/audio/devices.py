@@ -16,6 +16,7 @@ import numpy as np
 import sounddevice as sd
 
 from engine.audio.clip import Clip
+from engine.audio.dsp import resample
 from engine.errors import VocalisError
 
 
@@ -77,6 +78,14 @@ def find_device(device: int | str | None, kind: str) -> AudioDevice:
     return next(d for d in list_devices() if d.index == int(info["index"]))
 
 
+def _accepts(output: AudioDevice, channels: int, rate: int) -> bool:
+    try:
+        sd.check_output_settings(output.index, channels=channels, samplerate=rate, dtype="float32")
+    except (sd.PortAudioError, ValueError):
+        return False
+    return True
+
+
 def _db(value: float) -> float:
     return 20.0 * np.log10(max(value, 1e-10))
 
@@ -87,11 +96,13 @@ class Player:
     ``position`` is what is being heard now: the frames handed to PortAudio (interpolated in time within
     the last block) less the stream's output latency. Counting handed-over frames rather than trusting
     the host's DAC timestamps keeps the cursor still while a sound server is slow to start (PulseAudio
-    through ALSA can take a second) instead of running ahead of the sound.
+    through ALSA can take a second) instead of running ahead of the sound. The default latency is
+    PortAudio's "high" one (tens of milliseconds): the cursor compensates for it, while the "low" one made
+    PulseAudio under ALSA underrun and stall for seconds on a busy machine.
     """
 
     def __init__(self, device: int | str | None = None, sample_rate: int | None = None,
-                 latency: str | float = "low"):
+                 latency: str | float = "high"):
         self.device = device
         self.sample_rate = sample_rate  # None: the clip's own rate
         self.latency = latency
@@ -113,16 +124,15 @@ class Player:
         ``loop`` the range repeats until :meth:`stop`."""
         self.stop()
         output = find_device(self.device, "output")
-        samples = clip.samples
-        rate = self.sample_rate or clip.sample_rate
-        if rate != clip.sample_rate:
-            from engine.audio.dsp import resample
-
-            samples = resample(clip, rate).samples
-        channels = samples.shape[0]
+        channels = clip.channels
         if channels > output.max_output_channels:
             # More channels than the device has: play the mix on as many channels as it offers, up to two.
             channels = min(2, output.max_output_channels)
+        rate = self.sample_rate or clip.sample_rate
+        if self.sample_rate is None and not _accepts(output, channels, rate):
+            rate = int(output.default_sample_rate)  # e.g. an 8 kHz clip on a 48 kHz-only card
+        samples = clip.samples if rate == clip.sample_rate else resample(clip, rate).samples
+        if channels != clip.channels:
             samples = np.repeat(samples.mean(axis=0, keepdims=True), channels, axis=0)
         self._buffer = np.ascontiguousarray(samples.T, dtype=np.float32)
         self._rate = rate
@@ -136,7 +146,6 @@ class Player:
         self._paused = False
         self._finished.clear()
         try:
-            sd.check_output_settings(output.index, channels=channels, samplerate=rate, dtype="float32")
             self._stream = sd.OutputStream(device=output.index, samplerate=rate, channels=channels,
                                            dtype="float32", latency=self.latency, callback=self._callback,
                                            finished_callback=self._finished.set)
@@ -182,7 +191,8 @@ class Player:
     # -- state ----------------------------------------------------------------------------------------
     @property
     def playing(self) -> bool:
-        return self._stream is not None and self._stream.active
+        # PortAudio may still call a stream active for a moment after its finished callback ran.
+        return self._stream is not None and self._stream.active and not self._finished.is_set()
 
     @property
     def paused(self) -> bool:
@@ -190,7 +200,7 @@ class Player:
 
     @property
     def position_frames(self) -> int:
-        if self._stream is None or not self._stream.active:
+        if not self.playing:
             return int(self._cursor[0])
         block_start, block_frames, callback_time = self._timing
         if callback_time == 0.0:  # started, but no block handed over yet
@@ -246,7 +256,7 @@ class Recorder:
     """
 
     def __init__(self, device: int | str | None = None, sample_rate: int = 48000, channels: int = 1,
-                 ring_seconds: float = 4.0, latency: str | float = "low"):
+                 ring_seconds: float = 4.0, latency: str | float = "high"):
         self.device = device
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
