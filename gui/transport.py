@@ -186,6 +186,8 @@ class TransportBar(QWidget):
         button.setText(text)
         button.setToolTip(tip)
         button.setMinimumWidth(32)
+        # Never take the keyboard focus: Space and R must reach the window's shortcuts, not "click" a button.
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         if signal is not None:
             button.clicked.connect(signal)
         return button
