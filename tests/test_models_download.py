@@ -10,7 +10,7 @@ from huggingface_hub import constants as hf_constants
 
 from engine.errors import BadInputError, Cancelled, DownloadError
 from engine.jobs import CancelToken, Progress
-from engine.models.catalog import read_catalog
+from engine.models.catalog import CATALOG_PATH, read_catalog
 from engine.models.download import download
 from engine.models.store import ModelState, ModelStore
 from tests.hf_server import FakeHub, serve
@@ -80,6 +80,9 @@ def test_download_installs_files_with_progress(tmp_path, hub):
     fractions = [u.fraction for u in updates]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert any("MB" in u.message for u in updates)
+    requests_so_far = len(hub.requests)
+    assert download(store, "tiny").state is ModelState.INSTALLED  # already there: nothing is fetched
+    assert len(hub.requests) == requests_so_far
     heads = [r for r in hub.requests if r.method == "HEAD"]
     assert {r.path for r in heads} == {f"/{REPO}/resolve/main/checkpoints/weights.bin", f"/{REPO}/resolve/main/config.json"}
 
@@ -134,13 +137,9 @@ def test_cancel_stops_the_transfer_and_installs_nothing(tmp_path, hub):
     assert store.status("tiny").state is ModelState.MISSING
 
 
-def test_import_only_models_are_not_downloaded(tmp_path):
-    store = ModelStore(tmp_path / "models", read_catalog(_hdemucs_catalog(tmp_path)))
+def test_models_from_other_sources_say_how_to_install_them(tmp_path):
+    store = ModelStore(tmp_path / "models", read_catalog(CATALOG_PATH))
     with pytest.raises(DownloadError, match="vocalis models import hdemucs-high PATH"):
         download(store, "hdemucs-high")
-
-
-def _hdemucs_catalog(tmp_path):
-    from engine.models.catalog import CATALOG_PATH
-
-    return CATALOG_PATH
+    with pytest.raises(DownloadError, match="vocalis models install-embedded"):
+        download(store, "whisper-base")

