@@ -10,28 +10,30 @@ would drop it.
 Zoom levels double the hop (``BASE_HOP * 2**level``) so that the visible range always needs about one
 STFT column per pixel, whatever its length: a one-hour file zoomed out costs about as many columns as a
 second zoomed in. Tiles missing at the current level are requested (visible ones, centre first, at most
-:data:`MAX_JOBS_IN_FLIGHT` at a time) and, until they arrive, the area shows whatever coarser level is
+:data:`MAX_TILES_IN_FLIGHT` at a time, by long-lived :class:`TileServers`) and, until they arrive, the area shows whatever coarser level is
 cached, so the picture appears at once and sharpens as tiles come in.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import queue
 import threading
 from collections import OrderedDict
 from dataclasses import replace
+from typing import Callable
 
 import numpy as np
 import pyqtgraph
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QWidget
 
 from engine.audio.clip import Clip
 from engine.audio.spectrogram import SpectrogramSettings, SpectrogramTiler
-from engine.jobs import CancelToken, Job, Progress
+from engine.jobs import CancelToken, Progress, submit
 from gui.views import style
-from gui.views.background import run_in_background
 from gui.views.base import TimelineView
 from gui.views.timeline import SelectionModel, TimeAxis
 
@@ -46,11 +48,15 @@ TILE_ROWS = 512
 tall, a quarter of the memory."""
 DISPLAY_RANGE_DB = (-100.0, 0.0)
 CACHE_TILES = 512  # at most 512 tiles × 512 rows × 256 columns × 1 byte = 64 MiB
-MAX_JOBS_IN_FLIGHT = 2
+MAX_TILE_SERVERS = 2
+MAX_TILES_IN_FLIGHT = 2  # queued at a time, so a zoom or scroll can re-prioritise everything else
+SERVER_IDLE_EXIT_S = 2.0
 COLOUR_MAP = "magma"
 FREQUENCY_LABELS_HZ = (100, 200, 500, 1000, 2000, 5000, 10000, 20000)
 
 TileKey = tuple[str, int, int]  # (scale, level, tile index)
+
+log = logging.getLogger("vocalis.gui.views")
 
 
 def colour_table(name: str = COLOUR_MAP) -> list[int]:
@@ -107,11 +113,61 @@ class TilerCache:
             return self._tilers[level]
 
 
-def compute_tile(tilers: TilerCache, level: int, first_column: int, end_column: int,
-                 progress: Progress, cancel: CancelToken) -> np.ndarray:
-    """Job body: one tile of colour indices."""
-    cancel.check()
-    return colour_indices(tilers.get(level).tile(first_column, end_column))
+class TileServers:
+    """Up to :data:`MAX_TILE_SERVERS` long-running engine jobs that take tile requests from a queue and
+    hand each finished tile to ``deliver(key, clip, indices)`` (``indices`` None if it failed).
+
+    Starting a thread per tile made the UI thread wait for each new thread to be scheduled (tens of ms
+    on busy cores); a server lives on while requests keep coming and ends after
+    :data:`SERVER_IDLE_EXIT_S` without any, so closed views leave no threads behind.
+    """
+
+    def __init__(self, deliver: Callable[[TileKey, Clip, np.ndarray | None], None]):
+        self._deliver = deliver
+        self._requests: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()  # guards the count against a server deciding to end meanwhile
+        self._alive = 0
+
+    def request(self, key: TileKey, clip: Clip, tilers: TilerCache, first_column: int, end_column: int) -> None:
+        with self._lock:
+            self._requests.put((key, clip, tilers, first_column, end_column))
+            if self._alive < MAX_TILE_SERVERS:
+                self._alive += 1
+                submit(self._serve, name="spectrogram tiles")
+
+    def drop_waiting(self) -> None:
+        """Forget requests no server has taken yet (the view moved on)."""
+        with self._lock:
+            while not self._requests.empty():
+                self._requests.get_nowait()
+
+    def _serve(self, progress: Progress, cancel: CancelToken) -> None:
+        while True:
+            try:
+                key, clip, tilers, first_column, end_column = self._requests.get(timeout=SERVER_IDLE_EXIT_S)
+            except queue.Empty:
+                with self._lock:
+                    if self._requests.empty():
+                        self._alive -= 1
+                        return
+                continue
+            try:
+                indices = colour_indices(tilers.get(key[1]).tile(first_column, end_column))
+            except Exception:  # noqa: BLE001 - the view must hear of it, or it would wait for the tile forever
+                log.exception("spectrogram tile %s failed", key)
+                indices = None
+            try:
+                self._deliver(key, clip, indices)
+            except RuntimeError:  # the view and its signal are gone: nobody wants more tiles
+                with self._lock:
+                    self._alive -= 1
+                return
+
+
+class _TileDelivery(QObject):
+    """Lives on the UI thread, so tiles emitted from a server arrive there as queued calls."""
+
+    arrived = Signal(object, object, object)  # key, clip, colour indices or None
 
 
 class SpectrogramView(TimelineView):
@@ -128,8 +184,11 @@ class SpectrogramView(TimelineView):
         self._table = colour_table()
         self._tilers = TilerCache(clip, settings)
         self._cache: OrderedDict[TileKey, np.ndarray] = OrderedDict()
-        self._jobs: dict[TileKey, Job] = {}
+        self._in_flight: set[TileKey] = set()
         self._wanted: list[TileKey] = []
+        self._delivery = _TileDelivery(self)
+        self._delivery.arrived.connect(self._tile_ready, Qt.ConnectionType.QueuedConnection)
+        self._servers = TileServers(self._delivery.arrived.emit)
         self.setMinimumHeight(80)
 
     # --- data ----------------------------------------------------------------------------------------
@@ -145,9 +204,8 @@ class SpectrogramView(TimelineView):
             self._reset()
 
     def _reset(self) -> None:
-        for job in self._jobs.values():
-            job.cancel()
-        self._jobs.clear()
+        self._servers.drop_waiting()
+        self._in_flight.clear()
         self._tilers = TilerCache(self.clip, self.settings)
         self._cache.clear()
         self._wanted = []
@@ -156,7 +214,7 @@ class SpectrogramView(TimelineView):
     @property
     def pending(self) -> bool:
         """True until the view has painted the current range with every tile it needs."""
-        return bool(self._jobs or self._wanted) or not self.up_to_date
+        return bool(self._in_flight or self._wanted) or not self.up_to_date
 
     def level_for(self, width: int) -> int:
         """The coarsest level whose hop still gives at least one column per pixel."""
@@ -206,7 +264,7 @@ class SpectrogramView(TimelineView):
                 unfilled &= ~take
         centre = (len(missing) - 1) / 2
         self._wanted = [missing[i] for i in sorted(range(len(missing)), key=lambda i: abs(i - centre))]
-        self._start_jobs()
+        self._request_tiles()
         # An indexed image takes the colour table as is; Qt's conversion applies it ten times faster than
         # a numpy lookup into 32-bit pixels.
         image = QImage(composite.data, width, height, width, QImage.Format.Format_Indexed8)
@@ -234,32 +292,24 @@ class SpectrogramView(TimelineView):
         return max((key[1] for key in self._cache if key[0] == self.settings.scale), default=0)
 
     # --- background tiles ------------------------------------------------------------------------------
-    def _start_jobs(self) -> None:
-        while self._wanted and len(self._jobs) < MAX_JOBS_IN_FLIGHT:
+    def _request_tiles(self) -> None:
+        while self._wanted and len(self._in_flight) < MAX_TILES_IN_FLIGHT:
             key = self._wanted.pop(0)
-            if key in self._jobs or key in self._cache:
+            if key in self._in_flight or key in self._cache:
                 continue
-            scale, level, index = key
-            columns = self.tile_columns(level)
-            clip = self.clip
-            self._jobs[key] = run_in_background(
-                compute_tile, self._tilers, level, index * columns, (index + 1) * columns,
-                name="spectrogram tile", owner=self,
-                on_result=lambda indices, key=key, clip=clip: self._tile_ready(key, clip, indices),
-                on_error=lambda job, key=key: self._tile_failed(key, job))
+            columns = self.tile_columns(key[1])
+            self._in_flight.add(key)
+            self._servers.request(key, self.clip, self._tilers, key[2] * columns, (key[2] + 1) * columns)
 
-    def _tile_ready(self, key: TileKey, clip: Clip, indices: np.ndarray) -> None:
-        if clip is not self.clip or self._jobs.pop(key, None) is None:
+    def _tile_ready(self, key: TileKey, clip: Clip, indices: np.ndarray | None) -> None:
+        if clip is not self.clip or key not in self._in_flight:
             return  # a reset happened since: the tile belongs to another clip or scale
-        self._cache[key] = indices
-        while len(self._cache) > CACHE_TILES:
-            self._cache.popitem(last=False)
-        self._start_jobs()
-        if key[1] == self.level_for(self.width()):
+        self._in_flight.discard(key)
+        if indices is not None:
+            self._cache[key] = indices
+            while len(self._cache) > CACHE_TILES:
+                self._cache.popitem(last=False)
+        self._request_tiles()
+        if indices is not None and key[1] == self.level_for(self.width()):
             self.invalidate()  # a millisecond-scale render; other levels wait for the next zoom or scroll
         self.tileArrived.emit()
-
-    def _tile_failed(self, key: TileKey, job: Job) -> None:
-        self._jobs.pop(key, None)
-        self._start_jobs()
-        self.update()

@@ -1,4 +1,4 @@
-"""One track of the editor: a header (name, format, mute, close) above the waveform and the spectrogram of
+"""One track of the editor: a header (name, format, spectrogram scale, close) above the waveform and the spectrogram of
 one clip, all following the window's shared time axis and selection."""
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def build_peaks(clip: Clip, progress: Progress, cancel: CancelToken) -> PeakPyra
 
 
 class _Header(QFrame):
-    """Name and format of the track, with mute and close buttons; a click on it selects the track."""
+    """Name and format of the track, with the spectrogram scale and close buttons; a click on it selects
+    the track."""
 
     pressed = Signal()
 
@@ -44,10 +45,6 @@ class _Header(QFrame):
         self.mel_button.setText("mel")
         self.mel_button.setCheckable(True)
         self.mel_button.setToolTip("Mel frequency scale for the spectrogram (off: linear)")
-        self.mute_button = QToolButton()
-        self.mute_button.setText("M")
-        self.mute_button.setCheckable(True)
-        self.mute_button.setToolTip("Mute this track during playback")
         self.close_button = QToolButton()
         self.close_button.setText("✕")
         self.close_button.setToolTip("Close this track")
@@ -56,7 +53,6 @@ class _Header(QFrame):
         layout.addWidget(self.name_label)
         layout.addWidget(self.info_label, 1)
         layout.addWidget(self.mel_button)
-        layout.addWidget(self.mute_button)
         layout.addWidget(self.close_button)
         self.set_current(False)
 
@@ -73,13 +69,12 @@ class TrackView(QWidget):
     """Header + waveform + spectrogram of one :class:`Clip`.
 
     Signals: ``activated`` when the user clicks anywhere on the track (it becomes the current track),
-    ``closeRequested`` from the close button, ``muteChanged(bool)``, ``seekRequested(seconds)`` when a
-    plain click in a view asks to move the play head.
+    ``closeRequested`` from the close button, ``seekRequested(seconds)`` when a plain click in a view
+    asks to move the play head.
     """
 
     activated = Signal()
     closeRequested = Signal()
-    muteChanged = Signal(bool)
     seekRequested = Signal(float)
 
     def __init__(self, clip: Clip, axis: TimeAxis, selection: SelectionModel, parent: QWidget | None = None):
@@ -100,7 +95,6 @@ class TrackView(QWidget):
         layout.addWidget(self.spectrogram, 1)
         self.header.pressed.connect(self.activated)
         self.header.close_button.clicked.connect(self.closeRequested)
-        self.header.mute_button.toggled.connect(self.muteChanged)
         self.header.mel_button.toggled.connect(lambda mel: self.spectrogram.set_scale("mel" if mel else "linear"))
         for view in self.views:
             view.pressed.connect(self.activated)
@@ -110,10 +104,6 @@ class TrackView(QWidget):
     @property
     def views(self) -> list:
         return [self.waveform, self.spectrogram]
-
-    @property
-    def muted(self) -> bool:
-        return self.header.mute_button.isChecked()
 
     def set_clip(self, clip: Clip) -> None:
         """Show ``clip`` (a new recording, an edit, an undo); the views recompute in the background."""
