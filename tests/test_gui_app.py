@@ -287,12 +287,14 @@ def test_play_moves_the_cursor_and_stop_ends_playback(qtbot, window, song_path):
     open_and_wait(qtbot, window, song_path)
     positions = []
     window.position_changed.connect(positions.append)
-    window.actions.play.trigger()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
     assert window.playback.playing and window.transport.play_button.text() == "❚❚"
     qtbot.waitUntil(lambda: bool(positions) and positions[-1] > 0.5, timeout=8000)
     assert positions == sorted(positions) and len(positions) >= 5
     assert window.tracks.axis.cursor_s == positions[-1]
-    window.actions.play.trigger()  # pause
+    qtbot.keyClick(window, Qt.Key.Key_Space)  # pause
     assert window.playback.paused and not window.playback.playing
     window.stop()
     assert not window.playback.playing and window.transport.play_button.text() == "▶"
@@ -371,3 +373,23 @@ def test_preferences_choose_devices_and_recording_format_and_persist(qtbot, wind
     assert reopened.playback.settings == chosen
     assert PreferencesDialog(chosen).chosen() == chosen
     assert PreferencesDialog(AudioSettings()).chosen() == AudioSettings()  # "System default" is None
+
+
+def test_keyboard_shortcuts_reach_the_window(qtbot, window, song_path):
+    open_and_wait(qtbot, window, song_path)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=3000)
+    track = window.current_track()
+    original = track.clip.samples.copy()
+    window.tracks.selection.set(0.5, 1.0)
+    qtbot.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # crop to selection
+    wait_for_jobs(qtbot, window)
+    assert track.clip.frames == RATE // 2
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(track.clip.samples, original)
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert track.clip.frames == RATE // 2
+    qtbot.keyClick(window, Qt.Key.Key_End)
+    assert window.tracks.axis.cursor_s == pytest.approx(0.5)
+    qtbot.keyClick(window, Qt.Key.Key_Home)
+    assert window.tracks.axis.cursor_s == 0.0
