@@ -67,7 +67,7 @@ def test_official_checkpoint_loads_strictly_and_matches_torchaudio(official_chec
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("frames", [1, 100, 3000])
+@pytest.mark.parametrize("frames", [1, 300])
 def test_clips_too_short_for_the_model_still_give_a_stem(official_checkpoint, frames):
     reference, _ = official_checkpoint
     samples = np.random.default_rng(3).standard_normal((2, frames)).astype(np.float32) * 0.1
@@ -158,6 +158,7 @@ def test_vocal_stem_comes_back_at_the_input_rate_and_channels(rate, channels):
                                atol=2e-3)
 
 
+@pytest.mark.slow
 def test_hdemucs_is_a_lyrics_separator_loading_from_the_model_store(official_checkpoint, tmp_path, monkeypatch):
     """Imported into the store, the official file serves the registry's "hdemucs" separator, which gives
     the same stem as running the family code on torchaudio's module directly."""
