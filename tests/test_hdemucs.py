@@ -67,7 +67,7 @@ def test_official_checkpoint_loads_strictly_and_matches_torchaudio(official_chec
     torch.testing.assert_close(got, expected, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("frames", [1, 300])
+@pytest.mark.parametrize("frames", [1, 250])  # 250 frames at 16 kHz: 689 at 44.1 kHz, below the floor
 def test_clips_too_short_for_the_model_still_give_a_stem(official_checkpoint, frames):
     reference, _ = official_checkpoint
     samples = np.random.default_rng(3).standard_normal((2, frames)).astype(np.float32) * 0.1
