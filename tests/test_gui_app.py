@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QLabel, QMessageBox
 from engine.audio import dsp, io
 from engine.audio.clip import Clip
 from engine.errors import BadInputError
-from gui import edits
+from gui import dialogs, edits
 from gui.dialogs import PreferencesDialog
 from gui.main_window import MainWindow
 from gui.transport import AudioSettings
@@ -393,3 +393,39 @@ def test_keyboard_shortcuts_reach_the_window(qtbot, window, song_path):
     assert window.tracks.axis.cursor_s == pytest.approx(0.5)
     qtbot.keyClick(window, Qt.Key.Key_Home)
     assert window.tracks.axis.cursor_s == 0.0
+
+
+def test_fades_without_a_selection_cover_the_first_or_last_second(qtbot, window, song_path):
+    open_and_wait(qtbot, window, song_path)
+    track = window.current_track()
+    original = track.clip.samples.copy()
+    window.apply_edit(edits.fade, "Fade in", True)
+    wait_for_jobs(qtbot, window)
+    window.apply_edit(edits.fade, "Fade out", False)
+    wait_for_jobs(qtbot, window)
+    faded = track.clip.samples
+    ramp = dsp.fade_curve(RATE)
+    np.testing.assert_allclose(faded[:, :RATE], original[:, :RATE] * ramp, atol=1e-7)
+    np.testing.assert_allclose(faded[:, RATE:], original[:, RATE:] * ramp[::-1], atol=1e-7)
+    assert window.undo_stack.count() == 2
+
+
+@pytest.mark.parametrize("typed, chosen_filter, expected_name, expected_subtype", [
+    ("take", "FLAC (*.flac)", "take.flac", None),
+    ("take.wav", "WAV 24-bit (*.wav)", "take.wav", "PCM_24"),
+    ("take.mp3", "WAV 16-bit (*.wav)", "take.mp3", None),  # a typed suffix wins over the filter
+])
+def test_export_dialog_choice_becomes_a_file_in_that_format(qtbot, window, song_path, tmp_path, monkeypatch,
+                                                           typed, chosen_filter, expected_name, expected_subtype):
+    from PySide6.QtWidgets import QFileDialog
+
+    open_and_wait(qtbot, window, song_path)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *args, **kwargs: (str(tmp_path / typed), chosen_filter)))
+    assert dialogs.ask_export_path(window, tmp_path / "x.wav") == (tmp_path / expected_name, expected_subtype)
+    window.ask_export()
+    wait_for_jobs(qtbot, window)
+    written = sf.info(tmp_path / expected_name)
+    assert written.frames >= 2 * RATE and written.samplerate == RATE and written.channels == 2
+    if expected_subtype:
+        assert written.subtype == expected_subtype
