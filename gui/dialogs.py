@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QInputDialog,
                                QMessageBox, QSpinBox, QWidget)
 
-from engine.audio.devices import AudioDeviceError, list_devices
+from engine.audio.devices import AudioDeviceError, list_devices, rescan_devices
 from gui.transport import AudioSettings
 
 EXPORT_FORMATS = {
@@ -83,13 +83,11 @@ class PreferencesDialog(QDialog):
         for rate in RECORD_RATES:
             self.rate_combo.addItem(f"{rate} Hz", rate)
         self.rate_combo.setCurrentIndex(max(0, self.rate_combo.findData(settings.record_rate)))
-        try:
-            outputs, inputs = list_devices("output"), list_devices("input")
-        except AudioDeviceError:
-            outputs, inputs = [], []
-        self._fill(self.output_combo, [d.name for d in outputs], settings.output_device)
-        self._fill(self.input_combo, [d.name for d in inputs], settings.input_device)
+        self._fill_devices(settings.output_device, settings.input_device)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        rescan = buttons.addButton("Rescan devices", QDialogButtonBox.ButtonRole.ResetRole)
+        rescan.setToolTip("Look for devices again (e.g. after plugging in a headset or starting a sound server)")
+        rescan.clicked.connect(self.rescan)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
@@ -99,8 +97,23 @@ class PreferencesDialog(QDialog):
         form.addRow("Recording channels", self.channels_spin)
         form.addRow(buttons)
 
+    def rescan(self) -> None:
+        """Enumerate devices again; the window stops playback and recording before showing this dialog,
+        so no stream is open."""
+        rescan_devices()
+        self._fill_devices(self.output_combo.currentData(), self.input_combo.currentData())
+
+    def _fill_devices(self, output: str | None, source: str | None) -> None:
+        try:
+            outputs, inputs = list_devices("output"), list_devices("input")
+        except AudioDeviceError:
+            outputs, inputs = [], []
+        self._fill(self.output_combo, [d.name for d in outputs], output)
+        self._fill(self.input_combo, [d.name for d in inputs], source)
+
     @staticmethod
     def _fill(combo: QComboBox, names: list[str], current: str | None) -> None:
+        combo.clear()
         combo.addItem("System default", None)
         for name in names:
             combo.addItem(name, name)

@@ -341,6 +341,9 @@ class MainWindow(QMainWindow):
         return dialogs.show_error(self, title, message)
 
     def show_preferences(self) -> None:
+        if self.playback.recording:
+            self.toggle_record()  # keep what was recorded; device changes need closed streams
+        self.playback.stop()
         dialog = dialogs.PreferencesDialog(self.playback.settings, self)
         if dialog.exec():
             self.playback.settings = dialog.chosen()

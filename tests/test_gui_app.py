@@ -361,6 +361,7 @@ def test_preferences_choose_devices_and_recording_format_and_persist(qtbot, wind
         dialog.input_combo.setCurrentIndex(dialog.input_combo.findData("pulse"))
         dialog.rate_combo.setCurrentIndex(dialog.rate_combo.findData(44100))
         dialog.channels_spin.setValue(2)
+        dialog.rescan()  # enumerating again keeps the choices
         dialog.accept()
 
     QTimer.singleShot(0, choose_and_accept)
