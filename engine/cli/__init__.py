@@ -19,21 +19,39 @@ from engine.errors import VocalisError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _command_modules():
+def command_name(module_name: str) -> str:
+    """A command's name is its module's name with dashes: ``lyrics_eval.py`` is ``vocalis lyrics-eval``."""
+    return module_name.replace("_", "-")
+
+
+def _command_modules(only: str | None = None):
+    """Import the command modules; only the one named ``only`` when it exists, so that a command does not
+    pay for importing every other command's dependencies (torch, scipy, ...) at start-up."""
     from engine.cli import commands
 
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
-            yield importlib.import_module(f"engine.cli.commands.{info.name}")
+    names = [m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
+    if only is not None and only.replace("-", "_") in names:
+        names = [only.replace("-", "_")]
+    for name in sorted(names):
+        yield importlib.import_module(f"engine.cli.commands.{name}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _requested_command(argv: Sequence[str]) -> str | None:
+    """The first word that is not an option, i.e. the command, if any."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The full parser, or, given the command line, one holding just the command it names."""
     parser = argparse.ArgumentParser(prog="vocalis", description="Vocalis: a desktop studio for voice and song models.")
     parser.add_argument("--version", action="version", version=f"vocalis {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     gui = sub.add_parser("gui", help="open the desktop app (the default without a command)")
     gui.add_argument("files", nargs="*", help="audio files to open as tracks")
-    for module in _command_modules():
+    requested = None if argv is None else _requested_command(argv)
+    if argv is not None and (not argv or requested == "gui"):
+        return parser
+    for module in _command_modules(requested):
         command = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.configure(command)
         command.set_defaults(_run=module.run)
@@ -48,7 +66,7 @@ def _run_gui(files: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help/--version

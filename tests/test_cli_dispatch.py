@@ -1,0 +1,28 @@
+"""The dispatcher finds each command by its module name, so a command imports only its own module."""
+
+import pkgutil
+import subprocess
+import sys
+
+from engine.cli import build_parser, command_name, commands
+
+
+def test_every_command_module_is_named_after_its_command():
+    for info in pkgutil.iter_modules(commands.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = __import__(f"engine.cli.commands.{info.name}", fromlist=["NAME"])
+        assert module.NAME == command_name(info.name)
+
+
+def test_full_parser_lists_every_command():
+    help_text = build_parser().format_help()
+    for name in ("info", "models", "batch", "convert", "separate", "lyrics", "lyrics-eval", "devices", "gui"):
+        assert name in help_text
+
+
+def test_a_light_command_does_not_import_torch():
+    code = ("import sys; from engine.cli import main; rc = main(['models', 'path']); "
+            "print('torch' in sys.modules, rc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False 0"
