@@ -296,3 +296,4 @@ def test_transcribe_with_another_track_as_the_vocals(window, qtbot):
     assert "dream" in " ".join(line.text for line in task.panel.lines).lower()
     assert task.panel.lines[0].start == pytest.approx(1.0, abs=0.5)
     assert task.vocals.duration == pytest.approx(len(vocals) / rate)
+    assert not task.panel.vocals_button.isEnabled()  # the vocals are already a track

@@ -112,9 +112,9 @@ class LyricsTask(QObject):
         span = (selection[0], selection[0] + clip.duration) if selection else (0.0, clip.duration)
         name = f"Transcribing {clip.name or 'lyrics'}"
 
-        def transcribe_with(vocals: Clip | None) -> Job:
+        def transcribe_with(vocals: Clip | None, separated: bool) -> Job:
             self.vocals = vocals
-            self.panel.vocals_button.setEnabled(vocals is not None)
+            self.panel.vocals_button.setEnabled(separated)
             return self.window.run_job(transcribe_lyrics, clip, settings, vocals=vocals,
                                        line_timings=self._panel_line_timings(settings, span), name=name,
                                        on_result=lambda lyrics: self._show_result(track, lyrics, span,
@@ -126,12 +126,13 @@ class LyricsTask(QObject):
             except VocalisError as exc:
                 self.window.report_error("Transcribe lyrics", f"the vocals track does not cover the span: {exc}")
                 return None
-            return transcribe_with(stem)
+            return transcribe_with(stem, separated=False)
         if not uses_separator(settings):
-            return transcribe_with(None)
+            return transcribe_with(None, separated=False)
         return self.window.run_job(separators.separate_vocals, settings.separator, clip,
                                    name=f"Separating the vocals of {clip.name or 'the track'}",
-                                   on_result=lambda vocals: transcribe_with(self._aligned(vocals, settings, span)))
+                                   on_result=lambda vocals: transcribe_with(self._aligned(vocals, settings, span),
+                                                                            separated=True))
 
     @staticmethod
     def _aligned(vocals: Clip, settings: LyricsSettings, span: tuple[float, float]) -> Clip:
