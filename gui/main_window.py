@@ -21,6 +21,7 @@ from engine.jobs import Job
 from gui import dialogs, edits
 from gui.actions import WindowActions
 from gui.jobs import JobRunner, JobStatusWidget, plain_task
+from gui.tasks import install_all
 from gui.track_area import TrackArea
 from gui.transport import AudioSettings, PlaybackController, TransportBar
 from gui.undo import ClipEditCommand
@@ -65,8 +66,6 @@ class MainWindow(QMainWindow):
         self._connect()
         self.resize(1200, 800)
         self._restore_window_state()
-        from gui.tasks import install_all
-
         problems = install_all(self)
         if problems:
             self.statusBar().showMessage("Some task panels are unavailable: " + "; ".join(problems), 10000)
@@ -88,6 +87,8 @@ class MainWindow(QMainWindow):
         self.playback.state_changed.connect(self._playback_state_changed)
         self.playback.level_changed.connect(self.transport.meter.set_level)
         self.undo_stack.cleanChanged.connect(self._update_title)
+        # Crops, deletes and resamples change lengths, in either direction on undo/redo.
+        self.undo_stack.indexChanged.connect(lambda _index: self.tracks.refresh_duration())
 
     # --- the task-panel API (docs/architecture.md) ----------------------------------------------------
     def add_task_action(self, action: QAction) -> None:
@@ -226,6 +227,8 @@ class MainWindow(QMainWindow):
             self.report_error(label, "The track changed while the edit ran; nothing was applied.")
             return
         self.undo_stack.push(ClipEditCommand(track, before, after, label))
+        if after.duration != before.duration:
+            self.tracks.selection.clear()  # the selected times no longer mean the same audio
 
     def edit_gain(self) -> None:
         db = dialogs.ask_float(self, "Gain", "Gain in dB:", 0.0, -60.0, 60.0)

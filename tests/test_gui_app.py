@@ -129,10 +129,15 @@ def test_each_edit_applies_and_undo_redo_restore_exactly(qtbot, window, song_pat
     assert np.array_equal(edited, operation(Clip(original, RATE), (0.25, 0.75), *args).samples)
     assert not np.array_equal(edited, original) or edited.shape != original.shape
     assert window.undo_stack.undoText() == label
+    length_changed = track.clip.duration != 2.0  # crop and delete; a resample keeps the duration
+    assert window.current_selection() == (None if length_changed else (0.25, 0.75))
+    assert window.tracks.axis.duration_s == pytest.approx(track.clip.duration)
     window.actions.undo.trigger()
     assert np.array_equal(track.clip.samples, original) and track.clip.sample_rate == RATE
+    assert window.tracks.axis.duration_s == pytest.approx(2.0)
     window.actions.redo.trigger()
     assert np.array_equal(track.clip.samples, edited)
+    assert window.tracks.axis.duration_s == pytest.approx(track.clip.duration)
     assert window.windowTitle() == "song • — Vocalis"
 
 
