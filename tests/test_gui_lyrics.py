@@ -297,3 +297,19 @@ def test_transcribe_with_another_track_as_the_vocals(window, qtbot):
     assert task.panel.lines[0].start == pytest.approx(1.0, abs=0.5)
     assert task.vocals.duration == pytest.approx(len(vocals) / rate)
     assert not task.panel.vocals_button.isEnabled()  # the vocals are already a track
+
+
+def test_editing_in_the_table_by_keyboard_is_one_undo_step(panel, qtbot):
+    from PySide6.QtWidgets import QLineEdit
+
+    index = panel.model.index(1, TEXT)
+    panel.table.setCurrentIndex(index)
+    panel.table.edit(index)
+    editor = panel.table.findChild(QLineEdit)
+    assert editor is not None and editor.text() == "I've come to talk with you again"
+    editor.setText("I've come to sing with you again")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: cell(panel, 1, TEXT) == "I've come to sing with you again")
+    assert panel.undo_stack.undoText() == "Edit lyric line 2"
+    panel.undo_stack.undo()
+    assert cell(panel, 1, TEXT) == "I've come to talk with you again"
