@@ -160,3 +160,16 @@ def test_player_at_a_fixed_device_rate_resamples_and_keeps_clip_time():
         player.stop()
         clip = recorder.stop()
     assert dominant_frequency(_loud_part(clip.samples[0]), RATE) == pytest.approx(300.0, abs=2.0)
+
+
+def test_switching_the_loop_off_stops_at_the_end_of_the_range():
+    player = devices.Player(PORTAUDIO_DEVICE)
+    player.play(Clip(tone(330.0, 3.0, RATE), RATE), start_s=0.2, end_s=0.5, loop=True)
+    try:
+        time.sleep(0.7)
+        assert player.playing
+        player.set_loop(0.2, 0.5, enabled=False)
+        assert player.wait(3.0)  # well before the clip's own end would be reached
+        assert player.position == pytest.approx(0.5, abs=1e-3)
+    finally:
+        player.stop()

@@ -178,10 +178,10 @@ class Player:
         self._finished.set()
 
     def set_loop(self, start_s: float, end_s: float, enabled: bool = True) -> None:
-        """Change the loop range (and whether it loops) while playing."""
+        """Change the range while playing: repeat it (``enabled``) or stop at its end."""
         start = int(np.clip(round(start_s * self._rate), 0, self._buffer.shape[0]))
         end = int(np.clip(round(end_s * self._rate), start, self._buffer.shape[0]))
-        self._cursor[1:4] = (start, end, end if enabled else self._buffer.shape[0])
+        self._cursor[1:4] = (start, end, end)
         self._looping[0] = enabled
 
     def wait(self, timeout: float | None = None) -> bool:
