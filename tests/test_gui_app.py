@@ -354,6 +354,7 @@ def test_the_vocalis_gui_command_opens_the_files_given(qtbot, song_path, tmp_pat
     assert "broken.wav" in log_text  # the reason is logged as well as shown
 
 
+@pytest.mark.audio
 def test_preferences_choose_devices_and_recording_format_and_persist(qtbot, window):
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
