@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/lyrics.py [--model whisper-base] [--stems DIR] [--json OUT.json]
 
-Methods: (a) Whisper's native long-form, (b) RMS-VAD on the mix, (c) Silero VAD on the mix, and (d) RMS-VAD
-on a supplied vocal stem (``--stems DIR`` holding ``<song>.wav``/``.mp3``). Prints the per-song table of
-each method, then corpus WER, time and the ratios against native.
+Methods: (a) Whisper's native long-form, (b) RMS-VAD on the mix, (c) Silero VAD on the mix (what
+``segmentation=auto`` does without separation), and (d) RMS-VAD on a supplied vocal stem (``--stems DIR``
+holding ``<song>.wav``/``.flac``/``.mp3``). Prints the per-song table of each method, then corpus WER,
+time and the ratios against native.
 """
 
 from __future__ import annotations

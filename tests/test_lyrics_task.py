@@ -44,6 +44,13 @@ def test_a_window_is_broken_into_lines_at_silences_sentence_ends_and_long_pauses
     assert split_line(LyricLine(0.0, 1.0, "no words"), [(0.2, 0.4)]) == [LyricLine(0.0, 1.0, "no words")]
 
 
+def test_a_long_line_is_halved_at_its_longest_pause():
+    sung = words(*[(t, t + 0.4, f"w{k}") for k, t in enumerate([0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5,
+                                                                  4.6, 5.0, 5.5, 6.0, 6.5, 7.0, 7.5, 8.0])])
+    lines = split_line(LyricLine(0.0, 8.4, "sung", sung), [])
+    assert [(l.start, l.end) for l in lines] == [(0.0, 3.9), (4.6, 8.4)]  # the 0.7 s pause after w7
+
+
 class FakeSegment:
     """The fields of faster-whisper's Segment that lyric_lines reads (its real type needs a model run)."""
 

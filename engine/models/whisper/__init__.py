@@ -8,7 +8,6 @@ Audio is 16 kHz mono float32 throughout (Whisper's input rate).
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -29,6 +28,8 @@ MODEL_FILES = ("model.bin", "config.json")
 COMPRESSION_RATIO_LIMIT = 2.4
 LOG_PROB_LIMIT = -1.0
 NO_SPEECH_LIMIT = 0.6
+# Temperature fallback samples; a fixed seed makes a song transcribe the same way every time.
+SAMPLING_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ def transcribe_native(model: WhisperModel, audio: np.ndarray, options: DecodeOpt
                       progress: Progress, cancel: CancelToken) -> Transcript:
     """Whisper's own long-form loop over the whole song (the paper's "native" baseline); previous text
     is not fed back, as in the paper, which avoids repetition loops on songs."""
+    ctranslate2.set_random_seed(SAMPLING_SEED)
     segments, info = model.transcribe(
         audio, language=options.language, beam_size=options.beam_size, best_of=options.best_of,
         temperature=list(options.temperatures), initial_prompt=options.initial_prompt or None,
@@ -141,36 +143,31 @@ def transcribe_windows(model: WhisperModel, audio: np.ndarray, windows: list[tup
                        cancel: CancelToken) -> Transcript:
     """Decode each ``(start_s, end_s)`` window (≤30 s) independently, ``batch_size`` at a time.
 
-    Each window is decoded whole, without timestamp tokens (as in the paper), so nothing after a window's
-    last timestamp is dropped; lines come from the word times. The batched decoder uses one temperature,
-    so windows caught in a repetition loop are decoded again by the sequential decoder with the rest of
-    the temperature sequence; windows Whisper judges silent are dropped. Segment times are absolute.
+    Each window is decoded whole, without timestamp tokens (as in the paper), so a window is never cut
+    short at a timestamp; lines come from the word times. The batched decoder uses one temperature, so
+    windows caught in a repetition loop are decoded again by the sequential decoder with the rest of the
+    temperature sequence; windows Whisper judges silent are dropped. Segment times are absolute.
     """
     if not windows:
         return Transcript([], options.language or "")
-    pipeline = BatchedInferencePipeline(model)
-    segments, info = pipeline.transcribe(
+    segments, info = BatchedInferencePipeline(model).transcribe(
         audio, language=options.language, beam_size=options.beam_size, best_of=options.best_of,
         temperature=list(options.temperatures), initial_prompt=options.initial_prompt or None,
         word_timestamps=options.word_timestamps, without_timestamps=True, batch_size=batch_size,
         clip_timestamps=[{"start": start, "end": end} for start, end in windows])
     decoded = _collect(segments, len(audio) / SAMPLE_RATE, progress.sub(0.0, 0.8), cancel)
-    starts = [start for start, _ in windows]
-
-    def window_of(segment: Segment) -> int:
-        return bisect.bisect_right(starts, segment.start + 0.01) - 1  # times come back rounded to 1 ms
-
+    language = info.language
     retry_temperatures = list(options.temperatures[1:])
-    failed_ids = sorted({window_of(segment) for segment in decoded if is_repetition_loop(segment)}
-                        if retry_temperatures else set())
-    kept = [segment for segment in decoded if window_of(segment) not in failed_ids and not is_no_speech(segment)]
-    failed = [windows[k] for k in failed_ids]
+    looped = [segment for segment in decoded if retry_temperatures and is_repetition_loop(segment)]
+    kept = [segment for segment in decoded if segment not in looped and not is_no_speech(segment)]
+    failed = [(segment.start, segment.end) for segment in looped]
     if failed:
+        ctranslate2.set_random_seed(SAMPLING_SEED)
         retried, _ = model.transcribe(
-            audio, language=info.language, beam_size=options.beam_size, best_of=options.best_of,
+            audio, language=language, beam_size=options.beam_size, best_of=options.best_of,
             temperature=retry_temperatures, initial_prompt=options.initial_prompt or None,
             word_timestamps=options.word_timestamps, condition_on_previous_text=False,
             clip_timestamps=[bound for window in failed for bound in window])
         kept += _collect(retried, len(audio) / SAMPLE_RATE, progress.sub(0.8, 1.0), cancel)
     progress(1.0, "transcribed")
-    return Transcript(sorted(kept, key=lambda segment: segment.start), info.language)
+    return Transcript(sorted(kept, key=lambda segment: segment.start), language)

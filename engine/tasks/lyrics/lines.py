@@ -15,6 +15,7 @@ from engine.tasks.lyrics.types import LyricLine, Word
 
 SENTENCE_ENDS = (".", "!", "?", "…", "。", "！", "？")
 LINE_PAUSE_S = 1.0  # a pause this long between two words ends a line even without a VAD silence
+MAX_LINE_S = 8.0    # longer lines (sung lyric lines last 2-5 s) are halved at their longest pause
 
 Interval = tuple[float, float]
 
@@ -33,7 +34,8 @@ def silences_between(spans: list[Interval]) -> list[Interval]:
 
 def split_line(line: LyricLine, silences: list[Interval]) -> list[LyricLine]:
     """``line`` broken between two words where a silence's middle falls between their starts, after a
-    sentence end, or at a pause of ``LINE_PAUSE_S``; a line without word times stays whole."""
+    sentence end, or at a pause of ``LINE_PAUSE_S``, and lines over ``MAX_LINE_S`` halved; a line without
+    word times stays whole."""
     if len(line.words) < 2:
         return [line]
     middles = sorted((start + end) / 2 for start, end in silences)
@@ -45,9 +47,18 @@ def split_line(line: LyricLine, silences: list[Interval]) -> list[LyricLine]:
             groups.append([word])
         else:
             groups[-1].append(word)
-    if len(groups) == 1:
+    if len(groups) == 1 and line.end - line.start <= MAX_LINE_S:
         return [line]
-    return [LyricLine(group[0].start, group[-1].end, " ".join(w.text for w in group), group) for group in groups]
+    return [part for group in groups for part in _halve_long(group)]
+
+
+def _halve_long(words: list[Word]) -> list[LyricLine]:
+    """One line of ``words``, or, when it lasts over ``MAX_LINE_S``, its halves split at the longest pause."""
+    if len(words) > 1 and words[-1].end - words[0].start > MAX_LINE_S:
+        gaps = [nxt.start - prev.end for prev, nxt in zip(words, words[1:])]
+        cut = 1 + max(range(len(gaps)), key=lambda k: (gaps[k], -abs(2 * k + 2 - len(words))))
+        return _halve_long(words[:cut]) + _halve_long(words[cut:])
+    return [LyricLine(words[0].start, words[-1].end, " ".join(w.text for w in words), words)]
 
 
 def snap_to_speech(line: LyricLine, spans: list[Interval]) -> LyricLine:

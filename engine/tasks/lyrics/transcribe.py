@@ -37,10 +37,10 @@ def vad_parameters(settings: LyricsSettings) -> VadParameters:
                          max_segment_s=settings.max_segment_s)
 
 
-def speech_spans(settings: LyricsSettings, audio: np.ndarray) -> list[Span]:
+def speech_spans(method: Segmentation, settings: LyricsSettings, audio: np.ndarray) -> list[Span]:
     """Where ``audio`` (vocals, or the mix without separation) has voice, in samples."""
     params = vad_parameters(settings)
-    if settings.segmentation is Segmentation.SILERO_VAD:
+    if method is Segmentation.SILERO_VAD:
         return silero_vad(audio, params, settings.silero_threshold)
     return rms_vad(audio, params)
 
@@ -75,12 +75,14 @@ def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress |
             raise BadInputError(clip.source, "the concatenation method needs line timings (an LRC or CSV file)")
         line_timings = read_line_timings(settings.line_timings, clip.source or clip.name)
 
-    needs_vocals = method in (Segmentation.RMS_VAD, Segmentation.SILERO_VAD) or \
+    needs_vocals = method in (Segmentation.AUTO, Segmentation.RMS_VAD, Segmentation.SILERO_VAD) or \
         settings.transcribe_from is TranscribeFrom.VOCALS
     if vocals is None and needs_vocals:
         vocals = separate_vocals(settings.separator, clip, progress.sub(0.0, 0.4), cancel)
     if vocals is None and settings.transcribe_from is TranscribeFrom.VOCALS:
         raise BadInputError(clip.source, "transcribing from the vocals needs a separator or a vocal stem")
+    if method is Segmentation.AUTO:
+        method = Segmentation.RMS_VAD if vocals is not None else Segmentation.SILERO_VAD
     cancel.check()
 
     mix = to_whisper_audio(clip)
@@ -103,7 +105,7 @@ def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress |
             windows = concatenation_windows(line_timings, len(mix) / SAMPLE_RATE, window_s=settings.window_s,
                                             max_gap_s=settings.max_line_gap_s, pad_s=settings.line_pad_s)
         else:
-            found = speech_spans(settings, mix if vocals_audio is None else vocals_audio)
+            found = speech_spans(method, settings, mix if vocals_audio is None else vocals_audio)
             windows = in_seconds(pack_spans(found, int(settings.window_s * SAMPLE_RATE)))
             spans = in_seconds(found)
         cancel.check()

@@ -51,6 +51,7 @@ class Lyrics:
 class Segmentation(enum.Enum):
     """How the song is cut into the windows Whisper hears."""
 
+    AUTO = "auto"                  # RMS-VAD on vocals when there are any, else Silero VAD on the mix (measured best)
     NATIVE = "native"              # Whisper's own sequential long-form loop (the baseline)
     RMS_VAD = "rms-vad"            # the paper's energy VAD on the vocals (or the mix), packed ≤30 s windows
     SILERO_VAD = "silero-vad"      # the learned Silero VAD bundled with faster-whisper, same packing
@@ -89,7 +90,8 @@ class LyricsSettings:
                                  label="Initial prompt")
     word_timestamps: bool = option(True, "time every word (enhanced LRC, karaoke)", label="Word timestamps")
     batch_size: int = option(8, "windows decoded together", minimum=1, maximum=64, label="Batch size")
-    segmentation: Segmentation = option(Segmentation.RMS_VAD, "how the song is cut into windows",
+    segmentation: Segmentation = option(Segmentation.AUTO, "how the song is cut into windows; auto = RMS-VAD "
+                                        "on separated vocals, Silero VAD on the mix without separation",
                                         label="Segmentation")
     separator: str = option("none", "vocal separator for segmentation: none, hdemucs or stem:PATH",
                             label="Vocal separator")
@@ -101,7 +103,8 @@ class LyricsSettings:
                               minimum=0.0, maximum=1.0, label="VAD onset")
     vad_offset: float = option(0.1, "RMS-VAD: speech ends below this fraction of the peak RMS",
                                minimum=0.0, maximum=1.0, label="VAD offset")
-    silero_threshold: float = option(0.5, "Silero VAD speech probability threshold", minimum=0.0, maximum=1.0,
+    silero_threshold: float = option(0.2, "Silero VAD speech probability threshold (lower than speech's usual "
+                                          "0.5: singing over music scores lower)", minimum=0.0, maximum=1.0,
                                      label="Silero threshold")
     min_silence_ms: int = option(1000, "a silence must last this long to end a segment", minimum=0,
                                  label="Min silence (ms)")
