@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QColor, QWheelEvent
+from PySide6.QtGui import QColor, QNativeGestureEvent, QPointingDevice, QWheelEvent
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from engine.audio.clip import Clip
@@ -240,6 +240,19 @@ def test_wheel_zooms_around_the_mouse_and_shift_wheel_scrolls(qtbot):
     start = axis.start_s
     wheel(view, x, notches_x=1)
     assert axis.start_s == pytest.approx(start - 0.1 * axis.span_s)
+
+
+def test_pinch_zooms_around_the_fingers(qtbot):
+    track = make_track(qtbot, tone_then_silence(seconds=8.0))
+    view, axis = track.waveform, track.axis
+    x = 600.0
+    under_fingers = axis.x_to_time(x, view.width())
+    pinch = QNativeGestureEvent(Qt.NativeGestureType.ZoomNativeGesture, QPointingDevice.primaryPointingDevice(), 2,
+                                QPointF(x, 40), QPointF(x, 40), QPointF(view.mapToGlobal(QPointF(x, 40))), 0.5,
+                                QPointF(0, 0))
+    QApplication.sendEvent(view, pinch)
+    assert axis.span_s == pytest.approx(8.0 / 1.5)
+    assert axis.x_to_time(x, view.width()) == pytest.approx(under_fingers)
 
 
 def test_keys_zoom_and_middle_drag_scrolls(qtbot):

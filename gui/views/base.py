@@ -201,7 +201,7 @@ class TimelineView(QWidget):
 
     def event(self, event: QEvent) -> bool:
         if isinstance(event, QNativeGestureEvent) and event.gestureType() == Qt.NativeGestureType.ZoomNativeGesture:
-            anchor = self.axis.x_to_time(self.mapFromGlobal(event.globalPosition()).x(), self.width())
+            anchor = self.axis.x_to_time(event.position().x(), self.width())
             self.axis.zoom(1.0 + event.value(), anchor)
             return True
         return super().event(event)

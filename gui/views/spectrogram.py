@@ -39,10 +39,6 @@ from gui.views.timeline import SelectionModel, TimeAxis
 
 BASE_HOP = 64
 TILE_COLUMNS = 256
-MAX_TILE_FRAMES = 1 << 22
-"""A tile reads every frame between its first and last window; at coarse levels (hop far above the
-window) fewer columns per tile keep each job short, so tiles keep arriving at a steady pace."""
-MIN_TILE_COLUMNS = 16
 TILE_ROWS = 512
 """Linear spectra (1025 bins) are max-pooled to at most this many rows in a tile: more than a view is
 tall, a quarter of the memory."""
@@ -96,6 +92,7 @@ class TilerCache:
     def __init__(self, clip: Clip, settings: SpectrogramSettings):
         self.clip = clip
         self.settings = settings
+        self.frequencies: np.ndarray | None = None  # Hz of each row, known once a tiler exists
         self._tilers: dict[int, SpectrogramTiler] = {}
         self._lock = threading.Lock()
 
@@ -110,6 +107,7 @@ class TilerCache:
         with self._lock:
             if level not in self._tilers:
                 self._tilers[level] = SpectrogramTiler(self.clip, replace(self.settings, hop=self.hop(level)))
+                self.frequencies = self._tilers[level].frequencies()
             return self._tilers[level]
 
 
@@ -221,13 +219,12 @@ class SpectrogramView(TimelineView):
         frames_per_px = self.axis.span_s * self.clip.sample_rate / max(width, 1)
         return max(0, int(math.floor(math.log2(max(frames_per_px, 1.0) / BASE_HOP))))
 
-    @staticmethod
-    def tile_columns(level: int) -> int:
-        return int(min(TILE_COLUMNS, max(MIN_TILE_COLUMNS, MAX_TILE_FRAMES // (BASE_HOP << level))))
-
-    def row_of_frequency(self, hz: float, height: int) -> float:
-        """The y (from the top) where ``hz`` is drawn in a view ``height`` pixels tall."""
-        frequencies = self._tilers.get(0).frequencies()
+    def row_of_frequency(self, hz: float, height: int) -> float | None:
+        """The y (from the top) where ``hz`` is drawn in a view ``height`` pixels tall; None until the
+        first tile has been computed (the rows' frequencies come from its tiler, built off the UI thread)."""
+        frequencies = self._tilers.frequencies
+        if frequencies is None:
+            return None
         bin_position = float(np.interp(hz, frequencies, np.arange(len(frequencies))))
         return height * (1.0 - (bin_position + 0.5) / len(frequencies))
 
@@ -247,7 +244,7 @@ class SpectrogramView(TimelineView):
         for source_level in [level, *range(level + 1, self._top_level() + 1)]:
             if not unfilled.any():
                 break
-            per_tile = self.tile_columns(source_level)
+            per_tile = TILE_COLUMNS
             columns = np.rint(centres * rate / self._tilers.hop(source_level)).astype(np.int64)
             tile_of = columns // per_tile
             for index in np.unique(tile_of[unfilled]):
@@ -282,6 +279,8 @@ class SpectrogramView(TimelineView):
             if hz >= self.clip.sample_rate / 2:
                 break
             y = self.row_of_frequency(hz, image.height())
+            if y is None:
+                break
             if last_y - y >= 14 and 10 <= y <= image.height() - 5:
                 painter.drawText(3, round(y) + 4, f"{hz // 1000}k" if hz >= 1000 else str(hz))
                 painter.drawLine(0, round(y), 2, round(y))
@@ -297,9 +296,8 @@ class SpectrogramView(TimelineView):
             key = self._wanted.pop(0)
             if key in self._in_flight or key in self._cache:
                 continue
-            columns = self.tile_columns(key[1])
             self._in_flight.add(key)
-            self._servers.request(key, self.clip, self._tilers, key[2] * columns, (key[2] + 1) * columns)
+            self._servers.request(key, self.clip, self._tilers, key[2] * TILE_COLUMNS, (key[2] + 1) * TILE_COLUMNS)
 
     def _tile_ready(self, key: TileKey, clip: Clip, indices: np.ndarray | None) -> None:
         if clip is not self.clip or key not in self._in_flight:
