@@ -12,8 +12,9 @@ import soundfile as sf
 
 from engine.audio import io
 from engine.audio.clip import Clip
-from engine.errors import BadInputError, OutputError
+from engine.errors import BadInputError, Cancelled, OutputError
 from engine.fileio import TEMP_MARK
+from engine.jobs import CancelToken
 from tests.conftest import REPO, have
 from tests.synth import dominant_frequency, tone
 
@@ -102,6 +103,20 @@ def test_load_reports_progress_and_leaves_the_input_untouched(tmp_path):
     io.load(path, progress=lambda fraction, message: fractions.append(fraction))
     assert fractions[-1] == 1.0 and fractions == sorted(fractions) and len(fractions) == 5
     assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+
+
+def test_a_cancelled_load_stops_with_cancelled(tmp_path):
+    path = io.save(_noise_clip(frames=300_000), tmp_path / "in.wav")
+    token = CancelToken()
+    seen = []
+
+    def cancel_after_first_block(fraction, message):
+        seen.append(fraction)
+        token.cancel()
+
+    with pytest.raises(Cancelled):
+        io.load(path, progress=cancel_after_first_block, cancel=token)
+    assert len(seen) == 1
 
 
 @pytest.mark.skipif(not have("ffmpeg"), reason="the m4a fallback decodes through ffmpeg")
