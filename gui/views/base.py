@@ -126,13 +126,13 @@ class TimelineView(QWidget):
         painter.drawLine(QPointF(x1, 0), QPointF(x1, height))
 
     def _draw_cursor(self, painter: QPainter, height: int) -> None:
-        painter.fillRect(QRectF(self._x_of(self.axis.cursor_s) - 1, 0, 2, height), style.CURSOR)
+        self._cursor_x = self._x_of(self.axis.cursor_s)  # where the next move must erase it
+        painter.fillRect(QRectF(self._cursor_x - 1, 0, 2, height), style.CURSOR)
 
     def _cursor_moved(self, seconds: float) -> None:
         """Repaint only the strips under the old and new play head: the cached content makes this cheap
         enough to follow playback at the display rate."""
-        old_x, self._cursor_x = self._cursor_x, self._x_of(seconds)
-        for x in (old_x, self._cursor_x):
+        for x in (self._cursor_x, self._x_of(seconds)):
             if -2 <= x <= self.width() + 2:
                 self.update(QRect(int(x) - 2, 0, 5, self.height()))
 
