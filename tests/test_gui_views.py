@@ -416,3 +416,25 @@ def test_spectrogram_shares_the_selection_and_cursor_overlays(qtbot):
     assert pixel(after, 300, 10) == pixel(before, 300, 10)
     cursor_x = round(view.width() * 1.0 / 8.0)
     assert any(pixel(after, x, 10) == QColor(style.CURSOR) for x in (cursor_x - 1, cursor_x, cursor_x + 1))
+
+
+def test_spectrogram_of_an_edited_clip_replaces_the_old_tiles(qtbot):
+    track = make_track(qtbot, tone_then_silence(freq=1000.0, seconds=4.0))
+    view = track.spectrogram
+    qtbot.waitUntil(lambda: not view.pending, timeout=10_000)
+    track.set_clip(tone_then_silence(freq=3000.0, seconds=4.0))  # what an edit or undo does
+    qtbot.waitUntil(lambda: not view.pending, timeout=10_000)
+    image, x = view.grab().toImage(), view.width() // 4
+    assert brightness_at(image, x, view.row_of_frequency(3000.0, view.height())) > 150
+    assert brightness_at(image, x, view.row_of_frequency(1000.0, view.height())) < 40
+
+
+def test_closing_a_track_while_tiles_are_computed_stops_its_tile_jobs(qtbot):
+    track = make_track(qtbot, Clip(tone(440.0, 600.0, RATE), RATE))
+    servers = track.spectrogram.tile_servers
+    track.axis.zoom(50.0, 300.0)
+    track.spectrogram.grab()  # a render at the new level requests its tiles
+    assert servers.running > 0 and track.spectrogram.pending
+    track.close()
+    track.deleteLater()
+    qtbot.waitUntil(lambda: servers.running == 0, timeout=10_000)

@@ -133,6 +133,11 @@ class TileServers:
                 self._alive += 1
                 submit(self._serve, name="spectrogram tiles")
 
+    @property
+    def running(self) -> int:
+        """How many server jobs are alive."""
+        return self._alive
+
     def drop_waiting(self) -> None:
         """Forget requests no server has taken yet (the view moved on)."""
         with self._lock:
@@ -186,7 +191,7 @@ class SpectrogramView(TimelineView):
         self._wanted: list[TileKey] = []
         self._delivery = _TileDelivery(self)
         self._delivery.arrived.connect(self._tile_ready, Qt.ConnectionType.QueuedConnection)
-        self._servers = TileServers(self._delivery.arrived.emit)
+        self.tile_servers = TileServers(self._delivery.arrived.emit)
         self.setMinimumHeight(80)
 
     # --- data ----------------------------------------------------------------------------------------
@@ -202,7 +207,7 @@ class SpectrogramView(TimelineView):
             self._reset()
 
     def _reset(self) -> None:
-        self._servers.drop_waiting()
+        self.tile_servers.drop_waiting()
         self._in_flight.clear()
         self._tilers = TilerCache(self.clip, self.settings)
         self._cache.clear()
@@ -297,7 +302,7 @@ class SpectrogramView(TimelineView):
             if key in self._in_flight or key in self._cache:
                 continue
             self._in_flight.add(key)
-            self._servers.request(key, self.clip, self._tilers, key[2] * TILE_COLUMNS, (key[2] + 1) * TILE_COLUMNS)
+            self.tile_servers.request(key, self.clip, self._tilers, key[2] * TILE_COLUMNS, (key[2] + 1) * TILE_COLUMNS)
 
     def _tile_ready(self, key: TileKey, clip: Clip, indices: np.ndarray | None) -> None:
         if clip is not self.clip or key not in self._in_flight:
