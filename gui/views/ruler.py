@@ -97,12 +97,11 @@ class TimeRuler(QWidget):
             x = round(self.axis.time_to_x(i * minor, width))
             painter.drawLine(x, height - 4, x, height)
         decimals = decimals_for(step)
-        show_hours = self.axis.duration_s >= 3600
         painter.setPen(style.RULER_TEXT)
         for t in times:
             x = round(self.axis.time_to_x(t, width))
             painter.drawLine(x, height - 10, x, height)
-            painter.drawText(x + 3, height - 12, format_time(t, decimals, show_hours))
+            painter.drawText(x + 3, height - 12, format_time(t, decimals))
         self._draw_play_head(painter, width, height)
         painter.end()
 
