@@ -196,7 +196,8 @@ class SpectrogramView(TimelineView):
 
     # --- data ----------------------------------------------------------------------------------------
     def set_clip(self, clip: Clip) -> None:
-        """Show another clip: its tiles start over (in-flight ones are cancelled and ignored)."""
+        """Show another clip: its tiles start over (queued requests are dropped, tiles still being
+        computed for the old clip are ignored when they arrive)."""
         self.clip = clip
         self._reset()
 
