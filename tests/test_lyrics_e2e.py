@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.audio.clip import Clip
-from engine.tasks.lyrics import LyricsSettings, Segmentation
+from engine.tasks.lyrics import LyricsSettings
 from engine.tasks.lyrics.file_task import process_file
-from engine.tasks.lyrics.formats import parse_lrc
+from engine.tasks.lyrics.formats import parse_lrc, read_lyrics
 from engine.jobs import CancelToken, null_progress
 from tests.conftest import have
 from tests.synth import speak
@@ -73,10 +72,10 @@ def song(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.skipif(not (have("espeak-ng") and have("sox")), reason="needs espeak-ng and sox")
 def test_song_transcribed_from_the_mix_segmented_by_the_stem(song, tmp_path):
-    settings = LyricsSettings(language="en", separator=f"stem:{song / 'vocals.wav'}",
-                              segmentation=Segmentation.RMS_VAD, format=["lrc", "txt", "json"])
+    settings = LyricsSettings(language="en", separator=f"stem:{song / 'vocals.wav'}", format=["lrc", "txt", "json"])
     paths = process_file(song / "song.wav", tmp_path / "song", settings, null_progress(), CancelToken())
     assert [p.name for p in paths] == ["song.lrc", "song.txt", "song.json"]
+    assert read_lyrics(tmp_path / "song.json").method == "rms-vad on vocals"  # auto, with a stem
 
     lyrics = parse_lrc((tmp_path / "song.lrc").read_text())
     hypothesis = " ".join(line.text for line in lyrics.lines)

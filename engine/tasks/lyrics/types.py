@@ -60,6 +60,11 @@ class Segmentation(enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def uses_vocals(self) -> bool:
+        """Whether this method segments on the vocals when a separator or stem provides them."""
+        return self in (Segmentation.AUTO, Segmentation.RMS_VAD, Segmentation.SILERO_VAD)
+
 
 class TranscribeFrom(enum.Enum):
     """Which audio Whisper hears; segmentation always uses the vocals when there are any."""
