@@ -5,8 +5,9 @@ import pytest
 
 from engine.audio.clip import Clip
 from engine.cli import build_parser
-from engine.errors import BadInputError
+from engine.errors import BadInputError, MissingModelError
 from engine.jobs import CancelToken, null_progress
+from engine.models import whisper
 from engine.settings import from_dict, to_dict
 from engine.tasks import registry
 from engine.tasks.lyrics import LyricLine, LyricsSettings, Segmentation, TranscribeFrom, Word, transcribe_lyrics
@@ -76,6 +77,20 @@ def test_transcribing_vocals_needs_a_separator():
 def test_empty_audio_is_rejected():
     with pytest.raises(BadInputError, match="empty"):
         transcribe_lyrics(Clip([[]], 16000), LyricsSettings())
+
+
+def test_unknown_models_and_incomplete_model_folders_are_clear_errors(tmp_path):
+    with pytest.raises(MissingModelError, match="unknown model 'whisper-huge'"):
+        whisper.load_model("whisper-huge")
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(MissingModelError, match="missing model.bin"):
+        whisper.load_model(str(tmp_path))
+
+
+def test_compute_type_follows_the_device():
+    assert whisper.pick_compute_type("cpu", "auto") == "int8"
+    assert whisper.pick_compute_type("cuda", "auto") == "float16"
+    assert whisper.pick_compute_type("cuda", "bfloat16") == "bfloat16"
 
 
 def test_separator_names_are_checked(tmp_path):

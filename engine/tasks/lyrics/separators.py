@@ -7,6 +7,7 @@ separators (``"hdemucs"``) register themselves from their own modules so that th
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Callable
 
@@ -35,8 +36,6 @@ def available_separators() -> list[str]:
 
 
 def _import_providers() -> None:
-    import importlib
-
     for module in _PROVIDER_MODULES:
         try:
             importlib.import_module(module)
