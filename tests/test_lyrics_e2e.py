@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.tasks.lyrics import LyricsSettings
+from engine.tasks.lyrics import LyricsSettings, Segmentation
 from engine.tasks.lyrics.file_task import process_file
 from engine.tasks.lyrics.formats import parse_lrc, read_lyrics
 from engine.jobs import CancelToken, null_progress
@@ -57,11 +57,14 @@ def accompaniment(folder) -> np.ndarray:
 def song(tmp_path_factory):
     folder = tmp_path_factory.mktemp("song")
     vocals = np.zeros(int(SONG_S * SR), np.float32)
+    timings = ["start_time,end_time,lyrics_line"]
     for text, start in zip(LYRICS, LINE_STARTS):
         line = speak(text, voice="en-us", speed=140)
         line = line / np.abs(line).max() * 0.6
         at = int(start * SR)
         vocals[at:at + len(line)] += line
+        timings.append(f"{start},{start + len(line) / SR},{text}")
+    (folder / "lines.csv").write_text("\n".join(timings) + "\n")
     music = accompaniment(folder)
     mix = vocals + 0.35 * music
     sf.write(folder / "vocals.wav", vocals, SR)
@@ -85,3 +88,15 @@ def test_song_transcribed_from_the_mix_segmented_by_the_stem(song, tmp_path):
     starts = [line.start for line in lyrics.lines]
     for expected in LINE_STARTS:
         assert min(abs(s - expected) for s in starts) <= MAX_START_ERROR_S, (expected, starts)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (have("espeak-ng") and have("sox")), reason="needs espeak-ng and sox")
+def test_known_line_timings_drive_the_concatenation_method(song, tmp_path):
+    settings = LyricsSettings(language="en", segmentation=Segmentation.CONCATENATION,
+                              line_timings=str(song / "lines.csv"), format=["json"])
+    [path] = process_file(song / "song.wav", tmp_path / "song", settings, null_progress(), CancelToken())
+    lyrics = read_lyrics(path)
+    assert lyrics.method == "concatenation"
+    wer = jiwer.wer(" ".join(LYRICS), jiwer.RemovePunctuation()(" ".join(l.text for l in lyrics.lines).lower()))
+    assert wer <= MAX_WER
