@@ -64,6 +64,11 @@ def test_punctuation_only_segments_are_not_lines():
     assert [l.text for l in lines] == ["la la"]
 
 
+def test_a_selection_transcript_is_shifted_back_into_track_time():
+    line = LyricLine(1.0, 2.0, "la", [Word(1.0, 2.0, "la", 0.5)]).shifted(30.0)
+    assert line == LyricLine(31.0, 32.0, "la", [Word(31.0, 32.0, "la", 0.5)])
+
+
 def test_concatenation_without_line_timings_is_a_clear_error():
     with pytest.raises(BadInputError, match="needs line timings"):
         transcribe_lyrics(CLIP, LyricsSettings(segmentation=Segmentation.CONCATENATION))
