@@ -16,7 +16,7 @@ from engine.audio.clip import Clip
 from engine.audio.dsp import crop_seconds
 from engine.errors import VocalisError
 from engine.jobs import Job
-from engine.tasks.lyrics import LyricLine, Lyrics, LyricsSettings, Segmentation, TranscribeFrom
+from engine.tasks.lyrics import LyricLine, Lyrics, LyricsSettings, Segmentation
 from engine.tasks.lyrics import formats, separators
 from engine.tasks.lyrics.transcribe import transcribe_lyrics
 from gui.lyrics_panel import LyricsPanel
@@ -50,9 +50,7 @@ class TranscribeDialog(QDialog):
 
 def uses_separator(settings: LyricsSettings) -> bool:
     """Whether a transcription with ``settings`` needs vocals from the configured separator."""
-    wants_vocals = settings.segmentation in (Segmentation.RMS_VAD, Segmentation.SILERO_VAD) or \
-        settings.transcribe_from is TranscribeFrom.VOCALS
-    return wants_vocals and settings.separator.strip() not in ("", separators.NONE)
+    return settings.wants_vocals and settings.separator.strip() not in ("", separators.NONE)
 
 
 class LyricsTask(QObject):

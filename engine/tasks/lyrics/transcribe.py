@@ -75,8 +75,7 @@ def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress |
             raise BadInputError(clip.source, "the concatenation method needs line timings (an LRC or CSV file)")
         line_timings = read_line_timings(settings.line_timings, clip.source or clip.name)
 
-    needs_vocals = method.uses_vocals or settings.transcribe_from is TranscribeFrom.VOCALS
-    if vocals is None and needs_vocals:
+    if vocals is None and settings.wants_vocals:
         vocals = separate_vocals(settings.separator, clip, progress.sub(0.0, 0.4), cancel)
     if vocals is None and settings.transcribe_from is TranscribeFrom.VOCALS:
         raise BadInputError(clip.source, "transcribing from the vocals needs a separator or a vocal stem")

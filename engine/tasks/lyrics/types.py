@@ -126,6 +126,11 @@ class LyricsSettings:
     format: list[str] = option(["lrc", "txt"], "files to write: lrc (with word tags when words are timed), "
                                                "srt, vtt, txt, json", choices=LYRICS_FORMATS, label="Formats")
 
+    @property
+    def wants_vocals(self) -> bool:
+        """Whether these settings use a vocal stem (for segmentation or as what Whisper hears)."""
+        return self.segmentation.uses_vocals or self.transcribe_from is TranscribeFrom.VOCALS
+
     def __post_init__(self) -> None:
         unknown = [fmt for fmt in self.format if fmt not in LYRICS_FORMATS]
         if unknown or not self.format:
