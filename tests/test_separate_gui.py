@@ -30,7 +30,7 @@ def test_separating_the_selection_adds_one_track_per_speaker(qtbot, tmp_path):
     installed = [child for child in window.children() if isinstance(child, SeparateTask)]
     assert installed, "the separate task module installed itself in the window"
     job = installed[0].separate(SeparateSettings(checkpoint=str(TINY), device="cpu", window=2.0))
-    qtbot.waitUntil(lambda: job.finished, timeout=60000)
+    qtbot.waitUntil(lambda: job.finished, timeout=300000)
     qtbot.waitUntil(lambda: len(window.tracks.tracks) == 3, timeout=10000)
     added = [track.clip for track in window.tracks.tracks[1:]]
     assert [clip.name for clip in added] == ["meeting speaker 1", "meeting speaker 2"]
