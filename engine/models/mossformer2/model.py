@@ -26,7 +26,7 @@ def conv_along_time(x: torch.Tensor, weight: torch.Tensor, dilation: int, groups
     """
     if dilation > 1:
         # A dilation-d convolution is an undilated one on each of the d interleaved phases of the signal.
-        batch, frames, channels = x.shape
+        batch, frames = x.shape[:2]
         extra = -frames % dilation
         phases = F.pad(x, (0, 0, 0, extra)).unflatten(1, (-1, dilation)).transpose(1, 2).flatten(0, 1)
         out = conv_along_time(phases, weight, 1, groups)
