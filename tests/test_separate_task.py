@@ -160,8 +160,9 @@ def _peak_rss_mb(tmp_path, minutes: float, checkpoint) -> float:
 
 @pytest.mark.slow
 def test_memory_is_bounded_by_the_window_not_the_file(tmp_path):
-    """1 min and 5 min of audio through a small model: the peak RSS must not grow with the length
-    (5 min of 16 kHz float32 is 19 MB per track: input, two outputs and their copies would add well over 40 MB)."""
+    """1 min and 10 min of audio through a small model: the peak RSS must not grow with the length.
+    Holding the 9 extra minutes of input and two outputs at 16 kHz would take 100 MB more; the allocator's
+    run-to-run noise here is about ±30 MB."""
     from safetensors.torch import save_file
     from engine.models.mossformer2 import MossFormer2
 
@@ -169,5 +170,5 @@ def test_memory_is_bounded_by_the_window_not_the_file(tmp_path):
     small = tmp_path / "small.safetensors"
     save_file(MossFormer2(num_layers=1, encoder_dim=64, sequence_dim=64).state_dict(), str(small))
     short = _peak_rss_mb(tmp_path, 1, small)
-    long = _peak_rss_mb(tmp_path, 5, small)
-    assert long - short < 40, f"peak RSS grew from {short:.0f} MB to {long:.0f} MB"
+    long = _peak_rss_mb(tmp_path, 10, small)
+    assert long - short < 60, f"peak RSS grew from {short:.0f} MB to {long:.0f} MB"
