@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
@@ -60,18 +59,13 @@ def test_range_is_clipped_to_the_clip(noise):
 
 
 @pytest.mark.slow
-def test_one_hour_of_stereo_builds_and_draws_fast():
+def test_one_hour_of_stereo_keeps_every_extreme():
+    """Exactness at the size the views must handle; its speed is measured by bench/ui_open_draw.py."""
     rate = 44_100
     second = np.stack([np.sin(np.linspace(0, 2 * np.pi * 440, rate)), np.cos(np.linspace(0, 2 * np.pi * 220, rate))])
     hour = np.tile(0.5 * second.astype(np.float32), 3600)
     hour[0, 1_234_567], hour[1, 98_765_432] = 0.9, -0.8  # one extreme per channel, deep inside
-    began = time.perf_counter()
-    pyramid = PeakPyramid(hour)
-    build_s = time.perf_counter() - began
-    began = time.perf_counter()
-    minima, maxima = pyramid.peaks_for_range(0, hour.shape[1], 1920)
-    query_s = time.perf_counter() - began
-    assert build_s < 3.0 and query_s < 0.25, (build_s, query_s)  # ~0.5 s and ~0.02 s on an idle core
+    minima, maxima = PeakPyramid(hour).peaks_for_range(0, hour.shape[1], 1920)
     np.testing.assert_array_equal(maxima.max(axis=1), hour.max(axis=1))
     np.testing.assert_array_equal(minima.min(axis=1), hour.min(axis=1))
     column = 1_234_567 * 1920 // hour.shape[1]

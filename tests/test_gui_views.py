@@ -430,7 +430,10 @@ def test_spectrogram_of_an_edited_clip_replaces_the_old_tiles(qtbot):
 
 
 def test_closing_a_track_while_tiles_are_computed_stops_its_tile_jobs(qtbot):
-    track = make_track(qtbot, Clip(tone(440.0, 600.0, RATE), RATE))
+    # Not registered with qtbot: the test deletes the widget itself, which qtbot's teardown cannot close.
+    track = TrackView(Clip(tone(440.0, 600.0, RATE), RATE), TimeAxis(), SelectionModel())
+    track.resize(WIDTH, HEIGHT)
+    track.show()
     servers = track.spectrogram.tile_servers
     track.axis.zoom(50.0, 300.0)
     track.spectrogram.grab()  # a render at the new level requests its tiles

@@ -1,6 +1,6 @@
 """The three JamendoLyrics songs (fr, es) through native long-form and the VAD-segmented paths with the
 embedded Whisper base: WER must not regress from the numbers measured by bench/lyrics.py (README,
-"Lyrics transcription"), and the default path must stay faster than native."""
+"Lyrics transcription"). Times are printed, not asserted: speed is bench/lyrics.py's job."""
 
 import dataclasses
 
@@ -15,8 +15,6 @@ from tests.conftest import JAMENDO
 # for CTranslate2 versions and CPU instruction sets that change a few beam-search ties.
 MEASURED_WER = {"native": 0.6132, "rms-vad on mix": 0.5972, "auto (silero-vad on mix)": 0.5962}
 WER_MARGIN = 0.02
-# Measured speed-up of the default over native: 3.6×; asserted with room for a busy machine.
-MIN_SPEEDUP = 2.0
 
 
 @pytest.mark.slow
@@ -32,4 +30,3 @@ def test_real_songs_do_not_regress():
         wer = result["report"].corpus.metrics["WER"]
         print(f"{label}: WER {100 * wer:.2f} %, {result['seconds']:.1f} s")
         assert wer <= MEASURED_WER[label] + WER_MARGIN, label
-    assert results["native"]["seconds"] / results["auto (silero-vad on mix)"]["seconds"] >= MIN_SPEEDUP
