@@ -9,6 +9,7 @@ import sys
 from PySide6.QtWidgets import QApplication
 
 from engine import __version__, paths
+from engine.models import devices
 
 LOG_NAME = "vocalis.log"
 
@@ -37,6 +38,7 @@ def create_app(argv: list[str] | None = None) -> QApplication:
 def main(files: list[str]) -> int:
     """Open the window with ``files`` as tracks and run until it is closed; returns the exit code."""
     configure_logging()
+    devices.apply_cpu_threads()  # the Device panel's thread setting, from the first job on
     app = create_app()
     from gui.main_window import MainWindow  # after QApplication exists
 

@@ -33,6 +33,7 @@ from engine.audio import io as audio_io
 from engine.errors import BadInputError, Cancelled, OutputError, VocalisError
 from engine.fileio import TEMP_MARK, write_text_atomic
 from engine.jobs.progress import CancelToken, Progress, null_progress
+from engine.models import devices
 from engine.tasks import registry
 from engine.tasks.registry import FileTask
 
@@ -293,6 +294,7 @@ class LocalExecutor:
     def run(self, task: FileTask, settings: Any, items: Sequence[BatchItem],
             report: Callable[[FileResult], None], progress_for: Callable[[int], Progress],
             cancel: CancelToken) -> None:
+        devices.apply_cpu_threads()  # the user's thread setting (default: physical cores) for torch here
         prepared: queue.Queue = queue.Queue(maxsize=self.prefetch)
         stop = threading.Event()
         thread = threading.Thread(target=self._prepare_ahead, args=(task, settings, items, prepared, stop, cancel),
