@@ -8,10 +8,10 @@ import enum
 import typing
 from typing import Any
 
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox,
+from PySide6.QtWidgets import (QCheckBox, QDialog, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox,
                                QWidget)
 
-from engine.errors import BadInputError
+from engine.errors import BadInputError, VocalisError
 from engine.settings import field_type
 
 WIDEST_INT = 2_000_000_000
@@ -97,3 +97,15 @@ class SettingsForm(QWidget):
             return self._type(**values)
         except ValueError as exc:
             raise BadInputError(None, str(exc)) from exc
+
+
+def settings_from_dialog(dialog: QDialog, window, title: str) -> Any | None:
+    """Run a dialog that holds a ``form`` (a :class:`SettingsForm`); the settings it gives, or None when the
+    user cancels or a value is invalid (then the window shows why)."""
+    if not dialog.exec():
+        return None
+    try:
+        return dialog.form.settings()
+    except VocalisError as exc:
+        window.report_error(title, str(exc))
+        return None

@@ -20,7 +20,7 @@ from engine.tasks.lyrics import LyricLine, Lyrics, LyricsSettings, Segmentation
 from engine.tasks.lyrics import formats, separators
 from engine.tasks.lyrics.transcribe import transcribe_lyrics
 from gui.lyrics_panel import LyricsPanel
-from gui.settings_form import SettingsForm
+from gui.settings_form import SettingsForm, settings_from_dialog
 
 PANEL_TITLE = "Lyrics"
 HIDDEN_SETTINGS = ("format",)  # output files are the CLI's business; the panel exports on demand
@@ -81,13 +81,10 @@ class LyricsTask(QObject):
     def ask_and_transcribe(self) -> Job | None:
         others = [track for track in self.window.tracks.tracks if track is not self.window.current_track()]
         dialog = TranscribeDialog(self.settings, others, self.window)
-        if not dialog.exec():
+        settings = settings_from_dialog(dialog, self.window, "Transcribe lyrics")
+        if settings is None:
             return None
-        try:
-            self.settings = dialog.form.settings()
-        except VocalisError as exc:
-            self.window.report_error("Transcribe lyrics", str(exc))
-            return None
+        self.settings = settings
         self.stem_track = dialog.stem_track.currentData()
         return self.transcribe()
 

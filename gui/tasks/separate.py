@@ -8,10 +8,9 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QVBoxLayout, QWidget
 
 from engine.audio.clip import Clip
-from engine.errors import VocalisError
 from engine.jobs import Job
 from engine.tasks.separate import SeparateSettings, separate_speakers
-from gui.settings_form import SettingsForm
+from gui.settings_form import SettingsForm, settings_from_dialog
 
 
 class SeparateDialog(QDialog):
@@ -41,13 +40,10 @@ class SeparateTask(QObject):
 
     def ask_and_separate(self) -> Job | None:
         dialog = SeparateDialog(self.settings, self.window)
-        if not dialog.exec():
+        settings = settings_from_dialog(dialog, self.window, "Separate speakers")
+        if settings is None:
             return None
-        try:
-            self.settings = dialog.form.settings()
-        except VocalisError as exc:
-            self.window.report_error("Separate speakers", str(exc))
-            return None
+        self.settings = settings
         return self.separate()
 
     def separate(self, settings: SeparateSettings | None = None) -> Job | None:
