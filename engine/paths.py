@@ -25,13 +25,6 @@ def config_dir() -> Path:
     return path
 
 
-def cache_dir() -> Path:
-    home = os.environ.get("VOCALIS_HOME")
-    path = Path(home) / "cache" if home else Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def models_dir(setting: str | os.PathLike | None = None) -> Path:
     """The models folder: ``VOCALIS_MODELS`` if set, else the user's setting, else ``<data>/models``."""
     chosen = os.environ.get("VOCALIS_MODELS") or setting

@@ -185,9 +185,6 @@ class ModelStore:
             self._write_marker(entry, folder, {n: recorded[n]["sha256"] for n in recorded}, marker.get("origin", ""))
         return result(ModelState.INSTALLED)
 
-    def statuses(self) -> list[ModelStatus]:
-        return [self.status(entry.id) for entry in self.catalog]
-
     def verify(self, model_id: str, progress: Progress | None = None,
                cancel: CancelToken | None = None) -> ModelStatus:
         """Rehash every file and compare with the catalog and the installed marker. A failure marks the

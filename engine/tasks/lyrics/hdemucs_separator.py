@@ -6,7 +6,6 @@ them and registers the result in the separator registry under :data:`NAME`.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import torch
@@ -14,6 +13,7 @@ import torch
 from engine.audio.clip import Clip
 from engine.jobs import CancelToken, Progress
 from engine.models import devices, hdemucs
+from engine.models.cache import model_cache
 from engine.models.store import resolve
 from engine.tasks.lyrics.separators import register_separator
 
@@ -23,10 +23,11 @@ SEGMENT_S = 10.0  # the segment torchaudio's HDemucs tutorial uses; memory grows
 OVERLAP_S = 1.0
 
 
-@functools.lru_cache(maxsize=1)
-def _model(checkpoint: Path, modified_ns: int, sources: tuple[str, ...], device: str) -> torch.nn.Module:
-    """The loaded model, kept for the next song of a batch (the file's mtime invalidates it)."""
-    return hdemucs.load_model(checkpoint, sources, device)
+def _model(checkpoint: Path, sources: tuple[str, ...], device: str) -> torch.nn.Module:
+    """The loaded model, kept in the shared model cache for the next song of a batch (a changed file, seen
+    by its mtime, is a new cache entry)."""
+    key = ("hdemucs", str(checkpoint), checkpoint.stat().st_mtime_ns, sources, device)
+    return model_cache.get(key, lambda: hdemucs.load_model(checkpoint, sources, device))
 
 
 def hdemucs_vocals(clip: Clip, progress: Progress, cancel: CancelToken) -> Clip:
@@ -36,7 +37,7 @@ def hdemucs_vocals(clip: Clip, progress: Progress, cancel: CancelToken) -> Clip:
     sources = tuple(installed.config.get("sources", hdemucs.SOURCES))
     device = devices.resolve()
     progress(0.0, "loading Hybrid Demucs")
-    model = _model(installed.path, installed.path.stat().st_mtime_ns, sources, str(device))
+    model = _model(installed.path, sources, str(device))
     return hdemucs.separate_vocals(clip, model, sources=sources, segment_s=SEGMENT_S, overlap_s=OVERLAP_S,
                                    device=device, progress=progress.sub(0.05, 1.0), cancel=cancel)
 
