@@ -8,8 +8,8 @@ import enum
 import typing
 from typing import Any
 
-from PySide6.QtWidgets import (QCheckBox, QDialog, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox,
+                               QVBoxLayout, QWidget)
 
 from engine.errors import BadInputError, VocalisError
 from engine.settings import field_type
@@ -99,13 +99,28 @@ class SettingsForm(QWidget):
             raise BadInputError(None, str(exc)) from exc
 
 
-def settings_from_dialog(dialog: QDialog, window, title: str) -> Any | None:
-    """Run a dialog that holds a ``form`` (a :class:`SettingsForm`); the settings it gives, or None when the
-    user cancels or a value is invalid (then the window shows why)."""
-    if not dialog.exec():
-        return None
-    try:
-        return dialog.form.settings()
-    except VocalisError as exc:
-        window.report_error(title, str(exc))
-        return None
+
+class SettingsDialog(QDialog):
+    """A task's settings form with OK and Cancel; subclasses may add rows to ``form``."""
+
+    def __init__(self, title: str, settings: Any, parent: QWidget | None = None, *, hidden: tuple[str, ...] = ()):
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.form = SettingsForm(settings, self, hidden=hidden)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.form)
+        layout.addWidget(buttons)
+
+    def ask(self, window) -> Any | None:
+        """Run the dialog; the settings it gives, or None when the user cancels or a value is invalid (then
+        the window shows why)."""
+        if not self.exec():
+            return None
+        try:
+            return self.form.settings()
+        except VocalisError as exc:
+            window.report_error(self.windowTitle(), str(exc))
+            return None

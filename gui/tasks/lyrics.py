@@ -10,7 +10,7 @@ from pathlib import Path
 import shiboken6
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFileDialog, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QFileDialog, QWidget
 
 from engine.audio.clip import Clip
 from engine.audio.dsp import crop_seconds
@@ -20,32 +20,24 @@ from engine.tasks.lyrics import LyricLine, Lyrics, LyricsSettings, Segmentation
 from engine.tasks.lyrics import formats, separators
 from engine.tasks.lyrics.transcribe import transcribe_lyrics
 from gui.lyrics_panel import LyricsPanel
-from gui.settings_form import SettingsForm, settings_from_dialog
+from gui.settings_form import SettingsDialog
 
 PANEL_TITLE = "Lyrics"
 HIDDEN_SETTINGS = ("format",)  # output files are the CLI's business; the panel exports on demand
 
 
-class TranscribeDialog(QDialog):
+class TranscribeDialog(SettingsDialog):
     """The lyrics settings as a form (built from :class:`LyricsSettings`), plus the choice of another
     open track as the vocal stem; OK to transcribe."""
 
     def __init__(self, settings: LyricsSettings, stem_tracks: list, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setWindowTitle("Transcribe lyrics")
-        self.form = SettingsForm(settings, self, hidden=HIDDEN_SETTINGS)
+        super().__init__("Transcribe lyrics", settings, parent, hidden=HIDDEN_SETTINGS)
         self.stem_track = QComboBox()
         self.stem_track.addItem("from the vocal separator setting", None)
         for track in stem_tracks:
             self.stem_track.addItem(f"track “{track.clip.name or 'untitled'}”", track)
         self.stem_track.setToolTip("an open track that holds the song's vocals (used instead of separating)")
         self.form.layout().addRow("Vocals", self.stem_track)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.form)
-        layout.addWidget(buttons)
 
 
 def uses_separator(settings: LyricsSettings) -> bool:
@@ -81,7 +73,7 @@ class LyricsTask(QObject):
     def ask_and_transcribe(self) -> Job | None:
         others = [track for track in self.window.tracks.tracks if track is not self.window.current_track()]
         dialog = TranscribeDialog(self.settings, others, self.window)
-        settings = settings_from_dialog(dialog, self.window, "Transcribe lyrics")
+        settings = dialog.ask(self.window)
         if settings is None:
             return None
         self.settings = settings

@@ -5,25 +5,11 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QVBoxLayout, QWidget
 
 from engine.audio.clip import Clip
 from engine.jobs import Job
 from engine.tasks.separate import SeparateSettings, separate_speakers
-from gui.settings_form import SettingsForm, settings_from_dialog
-
-
-class SeparateDialog(QDialog):
-    def __init__(self, settings: SeparateSettings, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setWindowTitle("Separate speakers")
-        self.form = SettingsForm(settings, self)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.form)
-        layout.addWidget(buttons)
+from gui.settings_form import SettingsDialog
 
 
 class SeparateTask(QObject):
@@ -39,8 +25,7 @@ class SeparateTask(QObject):
         window.add_task_action(self.action)
 
     def ask_and_separate(self) -> Job | None:
-        dialog = SeparateDialog(self.settings, self.window)
-        settings = settings_from_dialog(dialog, self.window, "Separate speakers")
+        settings = SettingsDialog("Separate speakers", self.settings, self.window).ask(self.window)
         if settings is None:
             return None
         self.settings = settings
