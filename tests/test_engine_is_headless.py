@@ -1,6 +1,5 @@
 """The engine must run without Qt: importing every engine module may not load any Qt binding."""
 
-import importlib
 import pkgutil
 import subprocess
 import sys

@@ -225,7 +225,6 @@ def _separate_stream(read_blocks: Callable[[], Iterator[np.ndarray]], frames: in
     separate = window_separator(_model(spec, device), device, devices.choose_dtype(device, settings.precision))
     rate = spec.sample_rate
     streams = 1 if settings.channels == "mix" else input_channels
-    block = int(BLOCK_SECONDS * sample_rate)
 
     with tempfile.TemporaryDirectory(prefix="vocalis-separate-") as folder:
         inputs = [_Spool(Path(folder), f"in{s}") for s in range(streams)]
