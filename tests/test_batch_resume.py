@@ -55,6 +55,18 @@ def ok_records(output: Path) -> list[dict]:
     return [r for r in Manifest(output / MANIFEST_NAME).records() if r.get("status") == "ok"]
 
 
+def start_and_wait_for(inputs: Path, outputs: Path, files_done: int) -> subprocess.Popen:
+    """Start ``vocalis batch`` in a subprocess and return once its manifest has ``files_done`` ok lines."""
+    process = subprocess.Popen(command(inputs, outputs), cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while len(ok_records(outputs)) < files_done:
+        assert process.poll() is None, process.stderr.read().decode()
+        assert time.monotonic() < deadline, "the run never wrote enough manifest entries"
+        time.sleep(0.002)
+    return process
+
+
 def test_killed_batch_resumes_and_processes_every_good_file_exactly_once(tmp_path):
     assert KNOWN_BAD <= {p.name for p in BAD_CORPUS.iterdir()}
     inputs, outputs = tmp_path / "in", tmp_path / "out"
@@ -65,13 +77,7 @@ def test_killed_batch_resumes_and_processes_every_good_file_exactly_once(tmp_pat
     before = checksums(inputs)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
 
-    first = subprocess.Popen(command(inputs, outputs), cwd=REPO, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while len(ok_records(outputs)) < 3:
-        assert first.poll() is None, first.stderr.read().decode()
-        assert time.monotonic() < deadline, "the first run never wrote a manifest entry"
-        time.sleep(0.002)
+    first = start_and_wait_for(inputs, outputs, 3)
     first.send_signal(signal.SIGKILL)
     first.communicate()
     assert first.returncode == -signal.SIGKILL
@@ -109,14 +115,7 @@ def test_ctrl_c_cancels_promptly_and_leaves_a_consistent_manifest(tmp_path):
     inputs.mkdir()
     for k in range(30):
         sf.write(inputs / f"take{k:02d}.wav", tone(300.0 + k, 0.5, 22050), 22050, subtype="PCM_16")
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(command(inputs, outputs), cwd=REPO, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while len(ok_records(outputs)) < 2:
-        assert process.poll() is None, process.stderr.read().decode()
-        assert time.monotonic() < deadline, "the run never wrote a manifest entry"
-        time.sleep(0.002)
+    process = start_and_wait_for(inputs, outputs, 2)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr.decode()

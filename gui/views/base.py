@@ -61,8 +61,11 @@ class TimelineView(QWidget):
 
     # --- content -----------------------------------------------------------------------------------
     def render_content(self, width: int, height: int) -> QImage:
-        """The view's picture of ``[axis.start_s, axis.end_s]`` at ``width`` × ``height`` pixels."""
-        raise NotImplementedError
+        """The view's picture of ``[axis.start_s, axis.end_s]`` at ``width`` × ``height`` pixels; here the
+        empty background, which subclasses draw their data onto (or replace)."""
+        image = QImage(max(1, width), max(1, height), QImage.Format.Format_RGB32)
+        image.fill(style.BACKGROUND)
+        return image
 
     def content_key(self) -> tuple:
         """Everything the content depends on besides range and size; a change forces a re-render."""
