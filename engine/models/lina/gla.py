@@ -5,7 +5,8 @@ Per head, with decays ``a_t = exp(g_t)`` (one per key channel, ``g_t = logsigmoi
     S_t = diag(a_t) S_{t-1} + k_tᵀ v_t          (state: d_k × d_v)
     o_t = (q_t / √d_k) S_t
 
-* :func:`gla_recurrent` / :func:`gla_step_`: the recurrence itself, one token at a time (decoding).
+* :func:`gla_recurrent`: the recurrence itself, one token at a time; :func:`gla_decode_step_` is the same
+  step for decoding, with the state update deferred over a few tokens (:class:`PendingTokens`).
 * :func:`gla_chunked`: chunk-parallel (prompts, training): inside a chunk the outputs are an attention-like
   product with the pairwise decays ``exp(b_t − b_s)`` (``b`` = cumulative log-decay, every factor ≤ 1, so
   nothing overflows whatever the gates); between chunks the state is carried.
@@ -25,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.models.lina.packed import PackedLinear, pack_linears
+from engine.models.lina.packed import pack_linears
 
 
 # -- the operator -------------------------------------------------------------------------------------
@@ -70,18 +71,6 @@ def gla_parallel(q, k, v, g, initial_state=None, scale=None):
     return gla_chunked(q, k, v, g, initial_state, scale, chunk_size=max(q.shape[2], 1))
 
 
-def gla_step_(q, k, v, g, state, scale=None):
-    """One token: q, k, g [B, H, K], v [B, H, V]; ``state`` [B, H, K, V] is advanced in place.
-    Returns o [B, H, V]."""
-    batch, heads, key_dim = q.shape
-    value_dim = v.shape[-1]
-    scale = key_dim ** -0.5 if scale is None else scale
-    flat = state.view(batch * heads, key_dim, value_dim)
-    flat.mul_(g.exp().reshape(batch * heads, key_dim, 1))
-    flat.baddbmm_(k.reshape(batch * heads, key_dim, 1), v.reshape(batch * heads, 1, value_dim))
-    return torch.bmm((q * scale).reshape(batch * heads, 1, key_dim), flat).view(batch, heads, value_dim)
-
-
 @functools.cache
 def _fla_chunk_gla():
     """flash-linear-attention's chunk kernel and whether it wants ``head_first=False``, or None."""
@@ -107,19 +96,98 @@ def gla_sequence(q, k, v, g, initial_state=None):
 
 # -- the layer ----------------------------------------------------------------------------------------
 
+PENDING_CAPACITY = 16
+
+
+@dataclass
+class PendingTokens:
+    """Decoding defers the state update: the last few tokens' keys, values and cumulative log-decays
+    since ``recurrent`` was last brought up to date are kept here and folded in every
+    :data:`PENDING_CAPACITY` tokens, so a step reads the d_k × d_v state once instead of reading and
+    writing it three times (the state traffic, not the arithmetic, is what a step costs)."""
+
+    keys: torch.Tensor  # [B, H, capacity, d_k]
+    values: torch.Tensor  # [B, H, capacity, d_v]
+    decays: torch.Tensor  # [B, H, capacity, d_k]: b_j = Σ of log-decays from the last fold to token j
+    count: int = 0
+
+    @classmethod
+    def empty(cls, recurrent: torch.Tensor, capacity: int = PENDING_CAPACITY) -> "PendingTokens":
+        batch, heads, key_dim, value_dim = recurrent.shape
+        return cls(recurrent.new_zeros(batch, heads, capacity, key_dim),
+                   recurrent.new_zeros(batch, heads, capacity, value_dim),
+                   recurrent.new_zeros(batch, heads, capacity, key_dim))
+
+    def clone(self) -> "PendingTokens":
+        return PendingTokens(self.keys.clone(), self.values.clone(), self.decays.clone(), self.count)
+
+    def select(self, rows: torch.Tensor) -> "PendingTokens":
+        return PendingTokens(self.keys.index_select(0, rows), self.values.index_select(0, rows),
+                             self.decays.index_select(0, rows), self.count)
+
+
+def _fold_(recurrent: torch.Tensor, pending: PendingTokens) -> None:
+    """S ← diag(exp(b_n)) S + Σ_j (k_j ⊙ exp(b_n − b_j))ᵀ v_j over the pending tokens, in place."""
+    count = pending.count
+    if count == 0:
+        return
+    batch, heads, key_dim, value_dim = recurrent.shape
+    decays = pending.decays[:, :, :count]
+    last = decays[:, :, -1:]
+    keys = pending.keys[:, :, :count] * (last - decays).exp()
+    flat = recurrent.view(batch * heads, key_dim, value_dim)
+    flat.mul_(last.exp().reshape(batch * heads, key_dim, 1))
+    flat.baddbmm_(keys.reshape(batch * heads, count, key_dim).transpose(1, 2),
+                  pending.values[:, :, :count].reshape(batch * heads, count, value_dim))
+    pending.count = 0
+
+
 @dataclass
 class GLAState:
-    """What one GLA layer carries between tokens: the last ``conv_size − 1`` inputs of its q|k|v short
-    convolutions and the recurrent state, one d_k × d_v matrix per head (float32)."""
+    """What one GLA layer carries between tokens (float32): the last ``conv_size − 1`` inputs of its q|k|v
+    short convolutions and the recurrent state, one d_k × d_v matrix per head, plus, while decoding,
+    the few :class:`PendingTokens` not yet folded into it (:meth:`settled` gives the plain state)."""
 
     conv: torch.Tensor  # [B, 2·key_dim + value_dim, conv_size − 1]
     recurrent: torch.Tensor  # [B, H, d_k, d_v]
+    pending: PendingTokens | None = None
 
     def clone(self) -> "GLAState":
-        return GLAState(self.conv.clone(), self.recurrent.clone())
+        return GLAState(self.conv.clone(), self.recurrent.clone(), self.pending and self.pending.clone())
 
     def select(self, rows: torch.Tensor) -> "GLAState":
-        return GLAState(self.conv.index_select(0, rows), self.recurrent.index_select(0, rows))
+        return GLAState(self.conv.index_select(0, rows), self.recurrent.index_select(0, rows),
+                        self.pending and self.pending.select(rows))
+
+    def settled(self) -> "GLAState":
+        """This state with the pending tokens folded into ``recurrent`` (a copy when there are any)."""
+        if self.pending is None or self.pending.count == 0:
+            return GLAState(self.conv, self.recurrent)
+        state = self.clone()
+        _fold_(state.recurrent, state.pending)
+        return GLAState(state.conv, state.recurrent)
+
+
+def gla_decode_step_(q, k, v, g, state: GLAState, scale=None):
+    """One token: q, k, g [B, H, K], v [B, H, V]; ``state`` advances in place (pending tokens included).
+    Returns o [B, H, V]: ``(q ⊙ exp(b_t)) S + Σ_j (Σ_k q_k k_jk exp(b_tk − b_jk)) v_j`` over the pending j."""
+    scale = q.shape[-1] ** -0.5 if scale is None else scale
+    if state.pending is None:
+        state.pending = PendingTokens.empty(state.recurrent)
+    pending = state.pending
+    n = pending.count
+    decay = g if n == 0 else pending.decays[:, :, n - 1] + g
+    pending.keys[:, :, n] = k
+    pending.values[:, :, n] = v
+    pending.decays[:, :, n] = decay
+    pending.count = n + 1
+    q = q * scale
+    o = ((q * decay.exp()).unsqueeze(-2) @ state.recurrent).squeeze(-2)
+    weights = (q.unsqueeze(-2) * pending.keys[:, :, :n + 1] * (decay.unsqueeze(-2) - pending.decays[:, :, :n + 1]).exp()).sum(-1)
+    o = o + (weights.unsqueeze(-2) @ pending.values[:, :, :n + 1]).squeeze(-2)
+    if pending.count == pending.keys.shape[2]:
+        _fold_(state.recurrent, pending)
+    return o
 
 
 class ShortConvolution(nn.Module):
@@ -140,8 +208,8 @@ class RMSNormSwishGate(nn.Module):
         self.eps = eps
 
     def forward(self, o: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
-        o = o.float()
-        normed = o * torch.rsqrt(o.square().mean(-1, keepdim=True) + self.eps) * self.weight.float()
+        """o, gate: [..., head_v_dim]; computed in float32."""
+        normed = F.rms_norm(o.float(), self.weight.shape, self.weight.float(), self.eps)
         return normed * F.silu(gate.float())
 
 
@@ -182,8 +250,7 @@ class GatedLinearAttention(nn.Module):
 
     def empty_state(self, batch_size: int, device: torch.device | str | None = None) -> GLAState:
         device = device or self.q_proj.weight.device
-        return GLAState(torch.zeros(batch_size, self.conv_channels, self.conv_size - 1, device=device,
-                                    dtype=self.q_proj.weight.dtype),
+        return GLAState(torch.zeros(batch_size, self.conv_channels, self.conv_size - 1, device=device),
                         torch.zeros(batch_size, self.heads, self.head_k_dim, self.head_v_dim, device=device))
 
     def _decays(self, gate_low_rank: torch.Tensor) -> torch.Tensor:
@@ -194,7 +261,7 @@ class GatedLinearAttention(nn.Module):
         """x: the normed input [B, T, d]. ``path``: "chunk" (FLA on CUDA when present), "recurrent" or
         "parallel". Returns the output and the state after the last token; ``state`` is not modified."""
         batch, length, _ = x.shape
-        state = state or self.empty_state(batch, x.device)
+        state = self.empty_state(batch, x.device) if state is None else state.settled()
         mixed = torch.cat([self.q_proj(x), self.k_proj(x), self.v_proj(x)], dim=-1).transpose(1, 2)
         window = torch.cat([state.conv.to(mixed.dtype), mixed], dim=-1)
         convolved = F.silu(F.conv1d(window, self.conv_weight().unsqueeze(1), groups=self.conv_channels))
@@ -206,7 +273,7 @@ class GatedLinearAttention(nn.Module):
         o, recurrent = operator(q, k, v, g, state.recurrent)
         gate = self.g_proj(x).view(batch, length, self.heads, self.head_v_dim)
         o = self.g_norm_swish_gate(o.transpose(1, 2), gate).reshape(batch, length, self.value_dim)
-        new_state = GLAState(window[..., window.shape[-1] - (self.conv_size - 1):], recurrent)
+        new_state = GLAState(window[..., window.shape[-1] - (self.conv_size - 1):].float(), recurrent)
         return self.o_proj(o.to(x.dtype)), new_state
 
     def pack(self, weight_format: str) -> "PackedGLA":
@@ -218,30 +285,33 @@ class PackedGLA:
 
     def __init__(self, layer: GatedLinearAttention, weight_format: str):
         self.layer = layer
+        # q|k|v first, contiguous, so the convolution reads them as one slice
         self.inputs = pack_linears([layer.q_proj, layer.k_proj, layer.v_proj, layer.g_proj, layer.gk_proj[0]],
-                                   weight_format)
-        self.gate_up = pack_linears([layer.gk_proj[1]], weight_format)
+                                   weight_format, sizes=[layer.conv_channels, layer.value_dim,
+                                                         layer.gk_proj[0].out_features])
+        self.gate_up = pack_linears([layer.gk_proj[1]], "fp32")  # 16 → d_k: too small to gain from a format
         self.output = pack_linears([layer.o_proj], weight_format)
         self.conv_weight = layer.conv_weight().detach().float()
+        self.splits = [layer.key_dim, layer.key_dim, layer.value_dim]
 
     def step(self, x: torch.Tensor, state: GLAState) -> torch.Tensor:
         """x: the normed input of one token [B, d]; ``state`` advances in place. Returns [B, d]."""
         layer = self.layer
         batch = x.shape[0]
-        q, k, v, gate, low_rank = self.inputs(x)
-        window = torch.cat([state.conv.float(), torch.cat([q, k, v], dim=-1).float().unsqueeze(-1)], dim=-1)
-        state.conv = window[..., 1:].to(state.conv.dtype)
-        q, k, v = F.silu((window * self.conv_weight).sum(-1)).split(
-            [layer.key_dim, layer.key_dim, layer.value_dim], dim=-1)
-        (g,) = self.gate_up(low_rank)
-        g = F.logsigmoid(g.float()) / layer.gate_logit_normalizer
+        mixed, gate, low_rank = self.inputs(x)
+        window = torch.cat([state.conv, mixed.float().unsqueeze(-1)], dim=-1)
+        state.conv = window[..., 1:]
+        q, k, v = F.silu(torch.linalg.vecdot(window, self.conv_weight)).split(self.splits, dim=-1)
+        (g,) = self.gate_up(low_rank.float())
+        # logsigmoid(g) = −softplus(−g): the logsigmoid CPU kernel spawns threads even for tiny inputs
+        g = F.softplus(-g).div_(-layer.gate_logit_normalizer)
         shape_k = (batch, layer.heads, layer.head_k_dim)
-        o = gla_step_(q.reshape(shape_k), k.reshape(shape_k), v.reshape(batch, layer.heads, layer.head_v_dim),
-                      g.reshape(shape_k), state.recurrent)
+        o = gla_decode_step_(q.reshape(shape_k), k.reshape(shape_k),
+                             v.reshape(batch, layer.heads, layer.head_v_dim), g.view(shape_k), state)
         o = layer.g_norm_swish_gate(o, gate.view(batch, layer.heads, layer.head_v_dim))
-        (y,) = self.output(o.reshape(batch, layer.value_dim))
+        (y,) = self.output(o.view(batch, layer.value_dim))
         return y.to(x.dtype)
 
 
-__all__ = ["GLAState", "GatedLinearAttention", "PackedGLA", "PackedLinear", "gla_chunked", "gla_parallel",
-           "gla_recurrent", "gla_sequence", "gla_step_"]
+__all__ = ["GLAState", "GatedLinearAttention", "PackedGLA", "PendingTokens", "gla_chunked", "gla_decode_step_",
+           "gla_parallel", "gla_recurrent", "gla_sequence"]

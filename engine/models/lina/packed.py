@@ -63,14 +63,15 @@ class PackedLinear:
         return list(y.split(self.sizes, dim=-1)) if len(self.sizes) > 1 else [y]
 
 
-def pack_linears(linears: Sequence[nn.Linear], weight_format: str) -> PackedLinear:
-    """One :class:`PackedLinear` for Linears that read the same input."""
+def pack_linears(linears: Sequence[nn.Linear], weight_format: str, sizes: Sequence[int] | None = None
+                 ) -> PackedLinear:
+    """One :class:`PackedLinear` for Linears that read the same input; the output is split into ``sizes``
+    (default: one part per Linear)."""
     if len(linears) == 1:
         return PackedLinear(linears[0].weight, linears[0].bias, weight_format)
-    sizes = [linear.out_features for linear in linears]
     weight = torch.cat([linear.weight.detach() for linear in linears])
     bias = None
     if any(linear.bias is not None for linear in linears):
-        bias = torch.cat([linear.bias.detach() if linear.bias is not None else weight.new_zeros(size)
-                          for linear, size in zip(linears, sizes)])
-    return PackedLinear(weight, bias, weight_format, sizes)
+        bias = torch.cat([linear.bias.detach() if linear.bias is not None else weight.new_zeros(linear.out_features)
+                          for linear in linears])
+    return PackedLinear(weight, bias, weight_format, sizes or [linear.out_features for linear in linears])
