@@ -8,7 +8,7 @@ initial-state tuning (:class:`IstTrainer`, :func:`train_voice`, :func:`save_voic
 
 from engine.models.lina.blocks import LinaState, TextContext
 from engine.models.lina.config import RELEASED, LinaConfig
-from engine.models.lina.generate import Generation, SamplingSettings, generate, sample_top_k
+from engine.models.lina.synthesis import Generation, SamplingSettings, generate, sample_top_k
 from engine.models.lina.gla import GLAState
 from engine.models.lina.ist import IstExample, IstTrainer, collate, load_voice, new_voice, save_voice, train_voice
 from engine.models.lina.loader import load_model
