@@ -94,8 +94,9 @@ def load_voice(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 class IstTrainer:
-    """Learns a voice: only the IST parameters change. ``step`` takes one optimizer update's worth of
-    examples (``batch_size × grad_accumulation``); ``state_dict`` / ``load_state_dict`` resume training."""
+    """Learns a voice: only the IST parameters change (the model is frozen: ``requires_grad_(False)``).
+    ``step`` takes one optimizer update's worth of examples (``batch_size × grad_accumulation``);
+    ``state_dict`` / ``load_state_dict`` resume training."""
 
     def __init__(self, model: LinaModel, params: Mapping[str, torch.Tensor] | None = None, *, rank: int = 1,
                  lr: float = 0.1, batch_size: int = 2, grad_accumulation: int = 4, seed: int = 0):

@@ -75,7 +75,7 @@ class LinaModel(nn.Module):
         self.rvq_embed = StackedEmbedding(config.n_quant, config.vocab_in, config.d_model)
         self.logits_head = StackedHead(config.n_quant, config.vocab_out, config.d_model)
         self._weight_format = "fp32"
-        self._packed: PackedLina | None = None
+        self._packed: dict[str, PackedLina] = {}  # per format, built on first use
 
     # -- sequence path ----------------------------------------------------------------------------------
 
@@ -175,23 +175,23 @@ class LinaModel(nn.Module):
 
     def set_weight_format(self, weight_format: str) -> None:
         """The format of the decoding step's weights: "fp32", "bf16", "fp16" (CUDA) or "int8" (CPU). The
-        module's own weights, used by the sequence path, are left as they are."""
+        module's own weights, used by the sequence path, are left as they are; packed copies are kept per
+        format used, so switching back and forth is free."""
         check_format(weight_format, self.txt_embed.weight.device)
-        if weight_format != self._weight_format:
-            self._weight_format = weight_format
-            self._packed = None
+        self._weight_format = weight_format
 
     def _packed_weights(self) -> PackedLina:
-        if self._packed is None:
-            self._packed = PackedLina(self, self._weight_format)
-        return self._packed
+        packed = self._packed.get(self._weight_format)
+        if packed is None:
+            packed = self._packed[self._weight_format] = PackedLina(self, self._weight_format)
+        return packed
 
     def _apply(self, fn, *args, **kwargs):
-        self._packed = None  # moved or cast: the packed copies are stale
+        self._packed = {}  # moved or cast: the packed copies are stale
         return super()._apply(fn, *args, **kwargs)
 
     def load_state_dict(self, *args, **kwargs):
-        self._packed = None
+        self._packed = {}
         return super().load_state_dict(*args, **kwargs)
 
     def step(self, tokens: torch.Tensor, context: TextContext, state: LinaState
