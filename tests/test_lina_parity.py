@@ -50,6 +50,17 @@ def test_text_ids_are_the_reference_tokenizers():
         assert tokenizer.encode(str(data["text"])) == data["text_ids"].tolist()
 
 
+def test_tokenizer_spells_typography_and_names_what_it_cannot_read():
+    from engine.errors import BadInputError
+
+    tokenizer = TextTokenizer(LINA / "bpe256.json")
+    assert tokenizer.encode("It’s “fine” – really…") == tokenizer.encode('It\'s "fine" - really...')
+    assert tokenizer.encode("Crème  brûlée") == tokenizer.encode("crème brulée")  # è and é are in the vocabulary, û is not
+    with pytest.raises(BadInputError, match=r"cannot read: '1' '2' \(spell numbers out as words\)"):
+        tokenizer.encode("Chapter 12")
+    assert tokenizer.unsupported("snow ☃") == ["☃"]
+
+
 @torch.no_grad()
 def test_teacher_forced_logits_attention_encoder_and_loss(case):
     model, data = case

@@ -137,7 +137,8 @@ class IstTrainer:
         self.model.train()  # dropout as in the reference's training; the weights stay frozen
         losses = []
         try:
-            with torch.random.fork_rng(devices=[]):
+            device = self.model.txt_embed.weight.device
+            with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                 torch.manual_seed(self.seed * 1_000_003 + self.updates)
                 for i in range(0, len(examples), self.batch_size):
                     loss = self.loss(examples[i:i + self.batch_size])

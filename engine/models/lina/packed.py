@@ -7,6 +7,10 @@ is the memory bandwidth divided by the weight bytes: fp32 tops out near 28 steps
 on the fly (PyTorch's dynamic quantization kernels, fbgemm/x86), a quarter of the bytes; ``"bf16"`` and
 ``"fp16"`` halve them (fp16 is meant for CUDA). Packing q/k/v/g/gate projections into one matrix makes one
 kernel call and one activation quantization out of five.
+
+Measured with ``bench/tts.py`` (released size, 2-core AMD EPYC, idle): batch 1 decodes at 24 tokens/s in
+fp32, 91 (1 thread) / 118 (2 threads) in int8 and 33 / 43 in bf16 (real time is 75); int8 costs a max
+|Δlogit| of 0.21 (logits up to 2.9) and 99.2 % greedy-token agreement over 500 steps, bf16 0.023 / 99.8 %.
 """
 
 from __future__ import annotations
