@@ -39,3 +39,14 @@ def dominant_frequency(audio: np.ndarray, sample_rate: int) -> float:
         a, b, c = spectrum[k - 1], spectrum[k], spectrum[k + 1]
         k = k + 0.5 * (a - c) / (a - 2 * b + c)
     return k * sample_rate / len(audio)
+
+
+def pitch_shift(audio: np.ndarray, sample_rate: int, cents: int) -> np.ndarray:
+    """``audio`` shifted in pitch by ``cents`` (same tempo) with sox's ``pitch`` effect: a different-sounding
+    voice with the same words and timing."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source, shifted = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
+        sf.write(source, audio, sample_rate, subtype="FLOAT")
+        subprocess.run(["sox", str(source), str(shifted), "pitch", str(cents)], check=True, capture_output=True)
+        out, _ = sf.read(shifted, dtype="float32")
+    return out

@@ -1,6 +1,9 @@
-"""Run a source separator over audio longer than it should see at once, without speakers swapping.
+"""Run a windowed model over input longer than it should see at once, joining the windows with crossfades.
 
-A separator returns its sources in an arbitrary order that can change from one window to the next
+:func:`crossfade_windows` serves models whose output is time-aligned with their input (a vocoder: mel
+frames → samples) and differs from a single pass only near window edges, where convolutions see padding.
+
+:func:`separate_long` serves source separators, which must also not swap speakers. A separator returns its sources in an arbitrary order that can change from one window to the next
 (permutation ambiguity). Windows overlap; on each overlap the new window's sources are matched to the
 already-stitched ones by the assignment that maximises the summed normalised correlation, reordered, and
 crossfaded in with complementary sin²/cos² ramps. Works with any separator ``(batch, samples) →
@@ -77,3 +80,45 @@ def separate_long(read: Reader, length: int, separate: Separator, window: int, o
         emitted = keep_until
         if progress is not None:
             progress(emitted / length, f"separated {emitted / length:.0%}")
+
+
+Renderer = Callable[[int, int], np.ndarray]  # (start, stop) input units -> (..., (stop - start) * scale) samples
+
+
+def crossfade_windows(render: Renderer, length: int, window: int, overlap: int, fade: int, *, scale: int = 1,
+                      progress: Progress | None = None, cancel: CancelToken | None = None) -> Iterator[np.ndarray]:
+    """Yield ``render``'s output for input units ``0..length`` as consecutive ``(..., n)`` blocks, computed
+    one window at a time (memory bounded by the window).
+
+    ``render(start, stop)`` returns ``(stop − start) · scale`` output samples aligned with its input. Windows
+    of ``window`` units overlap by at least ``overlap``; each join is a crossfade over ``fade`` units centred in
+    the overlap, so at least ``(overlap − fade) // 2`` units next to every inner window edge are discarded.
+    When that margin covers the model's receptive field, the result equals a single pass up to rounding.
+    """
+    if not 0 < fade <= overlap or window < overlap + 2 * fade:
+        raise ValueError(f"need 0 < fade <= overlap and window >= overlap + 2·fade, got window {window}, "
+                         f"overlap {overlap}, fade {fade}")
+    starts = window_starts(length, window, overlap)
+    ramp = crossfade_ramp(fade * scale)
+    tail: np.ndarray | None = None  # the previous window's output over the coming crossfade
+    seam = 0  # absolute output sample where the coming crossfade starts
+    for index, start in enumerate(starts):
+        if cancel is not None:
+            cancel.check()
+        stop = min(length, start + window)
+        current = np.array(render(start, stop), dtype=np.float32)
+        begin = seam - start * scale
+        if tail is not None:
+            current[..., begin:begin + ramp.size] = tail * (1.0 - ramp) + current[..., begin:begin + ramp.size] * ramp
+        if index + 1 == len(starts):
+            yield current[..., begin:]
+            break
+        following = starts[index + 1]
+        seam = (following + (stop - following - fade) // 2) * scale
+        end = seam - start * scale
+        yield current[..., begin:end]
+        tail = current[..., end:end + ramp.size]
+        if progress is not None:
+            progress(stop / length, f"{stop / length:.0%}")
+    if progress is not None:
+        progress(1.0, "100%")
