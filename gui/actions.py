@@ -95,6 +95,8 @@ class WindowActions:
         menu.addAction(self.undo)
         menu.addAction(self.redo)
         menu.addSeparator()
+        self._build_clipboard(menu)
+        menu.addSeparator()
         self.crop = self._action("&Crop to Selection", partial(window.apply_edit, edits.crop_to_selection,
                                                                "Crop to selection"), "Ctrl+T")
         self.delete = self._action("&Delete Selection", partial(window.apply_edit, edits.delete_selection,
@@ -114,6 +116,15 @@ class WindowActions:
         menu.addSeparator()
         self.preferences = self._action("&Preferences…", window.show_preferences, QKeySequence.StandardKey.Preferences)
         menu.addAction(self.preferences)
+
+    def _build_clipboard(self, menu: QMenu) -> None:
+        window = self.window
+        self.cut = self._action("Cu&t", window.cut_selection, QKeySequence.StandardKey.Cut)
+        self.copy = self._action("&Copy", window.copy_selection, QKeySequence.StandardKey.Copy)
+        self.paste = self._action("&Paste", window.paste, QKeySequence.StandardKey.Paste)
+        self.duplicate = self._action("D&uplicate to New Track", window.duplicate_selection, "Ctrl+D")
+        for action in (self.cut, self.copy, self.paste, self.duplicate):
+            menu.addAction(action)
 
     def _select_all(self) -> None:
         track = self.window.current_track()

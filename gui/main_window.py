@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -24,7 +25,7 @@ from gui.jobs import JobRunner, JobStatusWidget, plain_task
 from gui.tasks import install_all
 from gui.track_area import TrackArea
 from gui.transport import AudioSettings, PlaybackController, TransportBar
-from gui.undo import ClipEditCommand
+from gui.undo import AddTrackCommand, ClipEditCommand
 from gui.views import TrackView
 
 log = logging.getLogger("vocalis.gui")
@@ -48,6 +49,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.settings = app_settings()
         self.undo_stack = QUndoStack(self)
+        self.clipboard: Clip | None = None  # what Copy or Cut took, for Paste into any track
         self._panels: list[QDockWidget] = []
         self.jobs = JobRunner(self)
         self.tracks = TrackArea()
@@ -211,24 +213,79 @@ class MainWindow(QMainWindow):
         self.actions.rebuild_recent_menu()
 
     # --- edits ---------------------------------------------------------------------------------------------
-    def apply_edit(self, operation: Callable[..., Clip], label: str, *args: Any) -> Job | None:
+    def apply_edit(self, operation: Callable[..., Clip], label: str, *args: Any,
+                   then: Callable[[], None] | None = None) -> Job | None:
         """Run ``operation(clip, selection, *args)`` on the current track as a job and push the result
-        on the undo stack."""
+        on the undo stack (then call ``then()``, e.g. to select what a paste inserted)."""
         track = self.current_track()
         if track is None:
             self.report_error(label, "Open or record a track first.")
             return None
         before = track.clip
         return self.run_job(plain_task(operation, label), before, self.current_selection(), *args, name=label,
-                            on_result=lambda after: self._push_edit(track, before, after, label))
+                            on_result=lambda after: self._push_edit(track, before, after, label, then))
 
-    def _push_edit(self, track: TrackView, before: Clip, after: Clip, label: str) -> None:
+    def _push_edit(self, track: TrackView, before: Clip, after: Clip, label: str,
+                   then: Callable[[], None] | None = None) -> None:
         if track not in self.tracks.tracks or track.clip is not before:
             self.report_error(label, "The track changed while the edit ran; nothing was applied.")
             return
         self.undo_stack.push(ClipEditCommand(track, before, after, label))
         if after.duration != before.duration:
             self.tracks.selection.clear()  # the selected times no longer mean the same audio
+        if then is not None:
+            then()
+
+    # --- clipboard: cut, copy, paste, duplicate ----------------------------------------------------------
+    def copy_selection(self) -> Clip | None:
+        """Put the current track's selection on the window's clipboard (any track can paste it)."""
+        track = self.current_track()
+        try:
+            if track is None:
+                raise VocalisError("Open or record a track first.")
+            self.clipboard = edits.copy_selection(track.clip, self.current_selection())
+        except VocalisError as exc:
+            self.report_error("Copy", str(exc))
+            return None
+        self.statusBar().showMessage(f"Copied {self.clipboard.duration:.3f} s", 3000)
+        return self.clipboard
+
+    def cut_selection(self) -> Job | None:
+        """Copy, then delete the selection (undoable)."""
+        if self.copy_selection() is None:
+            return None
+        return self.apply_edit(edits.delete_selection, "Cut")
+
+    def paste(self) -> Job | None:
+        """Insert the clipboard at the cursor of the current track, or in place of its selection, at that
+        track's rate and channels; the pasted audio is selected afterwards."""
+        if self.clipboard is None:
+            self.report_error("Paste", "Nothing to paste: copy or cut a selection first.")
+            return None
+        track = self.current_track()
+        selection = self.current_selection()
+        start = selection[0] if selection is not None else self.tracks.axis.cursor_s
+        if track is not None:
+            start = min(max(0.0, start), track.clip.duration)
+        length = self.clipboard.duration
+        return self.apply_edit(edits.paste, "Paste", self.clipboard, start,
+                               then=lambda: self.tracks.selection.set(start, start + length))
+
+    def duplicate_selection(self) -> TrackView | None:
+        """A new track with the selection (or the whole track), lined up in time with its source (undoable)."""
+        track = self.current_track()
+        try:
+            if track is None:
+                raise VocalisError("Open or record a track first.")
+            clip = edits.duplicate_as_track(track.clip, self.current_selection())
+        except VocalisError as exc:
+            self.report_error("Duplicate", str(exc))
+            return None
+        command = AddTrackCommand(self.tracks, replace(clip, name=f"{track.clip.name or 'untitled'} copy"),
+                                  "Duplicate")
+        self.undo_stack.push(command)
+        self._update_title()
+        return command.track
 
     def edit_gain(self) -> None:
         db = dialogs.ask_float(self, "Gain", "Gain in dB:", 0.0, -60.0, 60.0)

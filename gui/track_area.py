@@ -64,25 +64,41 @@ class TrackArea(QWidget):
         track.activated.connect(lambda: self.set_current(track))
         track.closeRequested.connect(lambda: self.close_requested.emit(track))
         track.seekRequested.connect(self.seek_requested)
-        self.tracks.append(track)
-        # Tracks share the height they are given (one track fills the window) down to their minimum,
-        # below which the area scrolls.
-        self._column_layout.insertWidget(len(self.tracks) - 1, track, 1)
-        track.show()  # now, not when the layout next runs, so that callers can rely on it
-        self.placeholder.setVisible(False)
-        self.set_current(track)
-        self.tracks_changed.emit()
+        self.attach_track(track)
         return track
 
-    def remove_track(self, track: TrackView) -> None:
+    def attach_track(self, track: TrackView, index: int | None = None) -> None:
+        """Show ``track`` at ``index`` (the end when None) and make it current: a new track, or one an
+        undo had taken out (:meth:`detach_track`)."""
+        index = len(self.tracks) if index is None else index
+        self.tracks.insert(index, track)
+        # Tracks share the height they are given (one track fills the window) down to their minimum,
+        # below which the area scrolls.
+        self._column_layout.insertWidget(index, track, 1)
+        track.show()  # now, not when the layout next runs, so that callers can rely on it
+        self.placeholder.setVisible(False)
+        self.axis.include_duration(track.clip.duration)
+        self.set_current(track)
+        self.tracks_changed.emit()
+
+    def detach_track(self, track: TrackView) -> int:
+        """Take ``track`` out of the window without deleting it (an undone Duplicate keeps it for redo);
+        returns where it was."""
+        index = self.tracks.index(track)
         self.tracks.remove(track)
         self._column_layout.removeWidget(track)
-        track.deleteLater()
+        track.hide()
+        track.setParent(None)  # owned by whoever keeps it now (the undo command), freed with it
         self.placeholder.setVisible(not self.tracks)
         self.refresh_duration()
         if track is self._current:
             self.set_current(self.tracks[-1] if self.tracks else None)
         self.tracks_changed.emit()
+        return index
+
+    def remove_track(self, track: TrackView) -> None:
+        self.detach_track(track)
+        track.deleteLater()
 
     def set_current(self, track: TrackView | None) -> None:
         if track is self._current:
