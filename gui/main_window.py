@@ -50,6 +50,7 @@ class MainWindow(QMainWindow):
         self.settings = app_settings()
         self.undo_stack = QUndoStack(self)
         self.clipboard: Clip | None = None  # what Copy or Cut took, for Paste into any track
+        self._mixed_tracks: list[TrackView] = []  # the tracks of the mix playing, in its order
         self._panels: list[QDockWidget] = []
         self.jobs = JobRunner(self)
         self.tracks = TrackArea()
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
         self.jobs.cancelled.connect(lambda job: self.statusBar().showMessage(f"{job.name}: cancelled", 5000))
         self.tracks.close_requested.connect(self.close_track)
         self.tracks.seek_requested.connect(self.seek)
+        self.tracks.levels_changed.connect(self._levels_changed)
         self.tracks.current_changed.connect(self._update_title)
         self.tracks.selection.selectionChanged.connect(self._show_time)
         self.tracks.axis.cursorChanged.connect(self._show_time)
@@ -327,20 +329,29 @@ class MainWindow(QMainWindow):
             self._start_playback(None)
 
     def _start_playback(self, start_s: float | None) -> None:
-        """Play the current track: the selection (looped if the loop button is on) or from the cursor."""
-        track = self.current_track()
-        if track is None:
+        """Play all tracks mixed (mute, solo, gain): the selection (looped if the loop button is on) or
+        from the cursor."""
+        mix = self.tracks.mix()
+        if mix is None:
             return
         selection = self.current_selection()
         loop = self.transport.loop_button.isChecked() and selection is not None
         if start_s is None:
             cursor = self.tracks.axis.cursor_s
-            start_s = selection[0] if selection is not None else (cursor if cursor < track.clip.duration else 0.0)
+            start_s = selection[0] if selection is not None else (cursor if cursor < mix.duration else 0.0)
         end_s = selection[1] if selection is not None and start_s < selection[1] else None
         try:
-            self.playback.play(track.clip, start_s, end_s, loop)
+            self.playback.play(mix, start_s, end_s, loop)
         except VocalisError as exc:
             self.report_error("Cannot play", str(exc))
+            return
+        self._mixed_tracks = list(self.tracks.tracks)
+
+    def _levels_changed(self) -> None:
+        """A mute, solo or gain change is heard at once in the mix that is playing."""
+        player = self.playback.player
+        if player is not None and player.source is not None and len(self._mixed_tracks) == len(player.source.clips):
+            player.source.set_levels([track.level for track in self._mixed_tracks])
 
     def stop(self) -> None:
         self.playback.stop()

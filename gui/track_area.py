@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QScrollArea, QScrollBar, QVBoxLayout, QWidget
 
 from engine.audio.clip import Clip
+from engine.audio.mix import Mix
 from gui.views import SelectionModel, TimeAxis, TimeRuler, TrackView
 
 SCROLL_UNITS_PER_S = 1000  # the scroll bar counts milliseconds
@@ -16,9 +17,11 @@ TRACK_MIN_HEIGHT = 220
 
 class TrackArea(QWidget):
     """Signals: ``current_changed(track or None)``, ``tracks_changed()`` when one is added or closed,
-    ``close_requested(track)`` from a track's close button, ``seek_requested(seconds)`` from a click."""
+    ``close_requested(track)`` from a track's close button, ``seek_requested(seconds)`` from a click,
+    ``levels_changed()`` when a track's mute, solo or gain changes."""
 
     current_changed = Signal(object)
+    levels_changed = Signal()
     tracks_changed = Signal()
     close_requested = Signal(object)
     seek_requested = Signal(float)
@@ -64,6 +67,7 @@ class TrackArea(QWidget):
         track.activated.connect(lambda: self.set_current(track))
         track.closeRequested.connect(lambda: self.close_requested.emit(track))
         track.seekRequested.connect(self.seek_requested)
+        track.levelChanged.connect(self.levels_changed)
         self.attach_track(track)
         return track
 
@@ -109,6 +113,12 @@ class TrackArea(QWidget):
         if track is not None:
             self.scroll_area.ensureWidgetVisible(track)
         self.current_changed.emit(track)
+
+    def mix(self) -> Mix | None:
+        """Every track with its mute, solo and gain, as the playback mix (None without tracks)."""
+        if not self.tracks:
+            return None
+        return Mix([track.clip for track in self.tracks], [track.level for track in self.tracks])
 
     def refresh_duration(self) -> None:
         """Fit the axis to the longest track after an edit changed a length."""
