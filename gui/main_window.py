@@ -42,6 +42,9 @@ def app_settings() -> QSettings:
 class MainWindow(QMainWindow):
     position_changed = Signal(float)
     """The play head in seconds, while playing or when seeking (part of the task-panel API)."""
+    clipboard: Clip | None = None
+    """What Copy or Cut took last, for Paste into any track."""
+    _mixed_tracks: tuple[TrackView, ...] = ()  # the tracks of the mix playing, in its order
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -49,11 +52,10 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.settings = app_settings()
         self.undo_stack = QUndoStack(self)
-        self.clipboard: Clip | None = None  # what Copy or Cut took, for Paste into any track
-        self._mixed_tracks: list[TrackView] = []  # the tracks of the mix playing, in its order
         self._panels: list[QDockWidget] = []
         self.jobs = JobRunner(self)
         self.tracks = TrackArea()
+        self.track_area = self.tracks  # the name the window's newer code uses for the area
         self.transport = TransportBar()
         self.playback = PlaybackController(self._load_audio_settings(), self)
         central = QWidget()
@@ -78,7 +80,7 @@ class MainWindow(QMainWindow):
         self.jobs.cancelled.connect(lambda job: self.statusBar().showMessage(f"{job.name}: cancelled", 5000))
         self.tracks.close_requested.connect(self.close_track)
         self.tracks.seek_requested.connect(self.seek)
-        self.tracks.levels_changed.connect(self._levels_changed)
+        self.track_area.levels_changed.connect(self._levels_changed)
         self.tracks.current_changed.connect(self._update_title)
         self.tracks.selection.selectionChanged.connect(self._show_time)
         self.tracks.axis.cursorChanged.connect(self._show_time)
@@ -266,12 +268,12 @@ class MainWindow(QMainWindow):
             return None
         track = self.current_track()
         selection = self.current_selection()
-        start = selection[0] if selection is not None else self.tracks.axis.cursor_s
+        start = selection[0] if selection is not None else self.track_area.axis.cursor_s
         if track is not None:
             start = min(max(0.0, start), track.clip.duration)
         length = self.clipboard.duration
         return self.apply_edit(edits.paste, "Paste", self.clipboard, start,
-                               then=lambda: self.tracks.selection.set(start, start + length))
+                               then=lambda: self.track_area.selection.set(start, start + length))
 
     def duplicate_selection(self) -> TrackView | None:
         """A new track with the selection (or the whole track), lined up in time with its source (undoable)."""
@@ -283,7 +285,7 @@ class MainWindow(QMainWindow):
         except VocalisError as exc:
             self.report_error("Duplicate", str(exc))
             return None
-        command = AddTrackCommand(self.tracks, replace(clip, name=f"{track.clip.name or 'untitled'} copy"),
+        command = AddTrackCommand(self.track_area, replace(clip, name=f"{track.clip.name or 'untitled'} copy"),
                                   "Duplicate")
         self.undo_stack.push(command)
         self._update_title()
@@ -331,13 +333,13 @@ class MainWindow(QMainWindow):
     def _start_playback(self, start_s: float | None) -> None:
         """Play all tracks mixed (mute, solo, gain): the selection (looped if the loop button is on) or
         from the cursor."""
-        mix = self.tracks.mix()
+        mix = self.track_area.mix()
         if mix is None:
             return
         selection = self.current_selection()
         loop = self.transport.loop_button.isChecked() and selection is not None
         if start_s is None:
-            cursor = self.tracks.axis.cursor_s
+            cursor = self.track_area.axis.cursor_s
             start_s = selection[0] if selection is not None else (cursor if cursor < mix.duration else 0.0)
         end_s = selection[1] if selection is not None and start_s < selection[1] else None
         try:
@@ -345,7 +347,7 @@ class MainWindow(QMainWindow):
         except VocalisError as exc:
             self.report_error("Cannot play", str(exc))
             return
-        self._mixed_tracks = list(self.tracks.tracks)
+        self._mixed_tracks = tuple(self.track_area.tracks)
 
     def _levels_changed(self) -> None:
         """A mute, solo or gain change is heard at once in the mix that is playing."""

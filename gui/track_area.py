@@ -64,45 +64,38 @@ class TrackArea(QWidget):
     def add_track(self, clip: Clip) -> TrackView:
         track = TrackView(clip, self.axis, self.selection)
         track.setMinimumHeight(TRACK_MIN_HEIGHT)
+        track.levelChanged.connect(self.levels_changed)
         track.activated.connect(lambda: self.set_current(track))
         track.closeRequested.connect(lambda: self.close_requested.emit(track))
         track.seekRequested.connect(self.seek_requested)
-        track.levelChanged.connect(self.levels_changed)
-        self.attach_track(track)
+        self.insert_track(track, len(self.tracks))
         return track
 
-    def attach_track(self, track: TrackView, index: int | None = None) -> None:
-        """Show ``track`` at ``index`` (the end when None) and make it current: a new track, or one an
-        undo had taken out (:meth:`detach_track`)."""
-        index = len(self.tracks) if index is None else index
+    def insert_track(self, track: TrackView, index: int) -> None:
+        """Show ``track`` at ``index``: a new one, or one taken out with ``remove_track(keep=True)``."""
         self.tracks.insert(index, track)
         # Tracks share the height they are given (one track fills the window) down to their minimum,
         # below which the area scrolls.
         self._column_layout.insertWidget(index, track, 1)
         track.show()  # now, not when the layout next runs, so that callers can rely on it
         self.placeholder.setVisible(False)
-        self.axis.include_duration(track.clip.duration)
+        self.refresh_duration()
         self.set_current(track)
         self.tracks_changed.emit()
 
-    def detach_track(self, track: TrackView) -> int:
-        """Take ``track`` out of the window without deleting it (an undone Duplicate keeps it for redo);
-        returns where it was."""
-        index = self.tracks.index(track)
+    def remove_track(self, track: TrackView, keep: bool = False) -> None:
+        """Take ``track`` out; ``keep`` hides it instead of deleting it, so an undo can put it back."""
         self.tracks.remove(track)
         self._column_layout.removeWidget(track)
-        track.hide()
-        track.setParent(None)  # owned by whoever keeps it now (the undo command), freed with it
+        if keep:
+            track.hide()
+        else:
+            track.deleteLater()
         self.placeholder.setVisible(not self.tracks)
         self.refresh_duration()
         if track is self._current:
             self.set_current(self.tracks[-1] if self.tracks else None)
         self.tracks_changed.emit()
-        return index
-
-    def remove_track(self, track: TrackView) -> None:
-        self.detach_track(track)
-        track.deleteLater()
 
     def set_current(self, track: TrackView | None) -> None:
         if track is self._current:

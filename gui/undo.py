@@ -35,13 +35,14 @@ class AddTrackCommand(QUndoCommand):
         self.area = area
         self.clip = clip
         self.track = None
-        self._index: int | None = None
+        self._index = 0
 
     def redo(self) -> None:
         if self.track is None:
             self.track = self.area.add_track(self.clip)
         else:
-            self.area.attach_track(self.track, self._index)
+            self.area.insert_track(self.track, self._index)
 
     def undo(self) -> None:
-        self._index = self.area.detach_track(self.track)
+        self._index = self.area.tracks.index(self.track)
+        self.area.remove_track(self.track, keep=True)

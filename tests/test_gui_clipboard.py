@@ -51,7 +51,7 @@ def test_edit_menu_has_the_standard_shortcuts(window):
 def test_cut_then_paste_elsewhere_in_the_track_with_undo(qtbot, window):
     original = ramp(1000)
     track = window.add_track(original)
-    window.tracks.selection.set(0.1, 0.3)
+    window.track_area.selection.set(0.1, 0.3)
     press(qtbot, window, QKeySequence.StandardKey.Cut)
     wait_for_jobs(qtbot, window)
     assert track.clip.frames == 800
@@ -59,7 +59,7 @@ def test_cut_then_paste_elsewhere_in_the_track_with_undo(qtbot, window):
     np.testing.assert_array_equal(track.clip.samples, np.concatenate(
         (original.samples[:, :100], original.samples[:, 300:]), axis=1))
 
-    window.tracks.axis.set_cursor(0.5)  # paste at the cursor (nothing selected after the cut)
+    window.track_area.axis.set_cursor(0.5)  # paste at the cursor (nothing selected after the cut)
     assert window.current_selection() is None
     press(qtbot, window, QKeySequence.StandardKey.Paste)
     wait_for_jobs(qtbot, window)
@@ -79,12 +79,12 @@ def test_cut_then_paste_elsewhere_in_the_track_with_undo(qtbot, window):
 
 def test_copy_and_paste_over_a_selection_of_another_track_converts_rate_and_channels(qtbot, window):
     source = window.add_track(ramp(500, channels=1, rate=RATE, name="mono 1k"))
-    window.tracks.selection.set(0.0, 0.2)
+    window.track_area.selection.set(0.0, 0.2)
     press(qtbot, window, QKeySequence.StandardKey.Copy)
     assert source.clip.frames == 500  # copy leaves the track alone
     target_clip = Clip(np.zeros((2, 4000), np.float32), 2 * RATE, name="stereo 2k")
     target = window.add_track(target_clip)
-    window.tracks.selection.set(1.0, 1.5)  # 1000 frames replaced by 0.2 s at 2 kHz = 400 frames
+    window.track_area.selection.set(1.0, 1.5)  # 1000 frames replaced by 0.2 s at 2 kHz = 400 frames
     press(qtbot, window, QKeySequence.StandardKey.Paste)
     wait_for_jobs(qtbot, window)
     assert target.clip.sample_rate == 2 * RATE and target.clip.samples.shape == (2, 4000 - 1000 + 400)
@@ -100,19 +100,19 @@ def test_copy_and_paste_over_a_selection_of_another_track_converts_rate_and_chan
 def test_duplicate_makes_a_time_aligned_track_and_undo_removes_it(qtbot, window):
     original = ramp(1000, channels=2)
     window.add_track(original)
-    window.tracks.selection.set(0.25, 0.5)
+    window.track_area.selection.set(0.25, 0.5)
     press(qtbot, window, "Ctrl+D")
-    assert len(window.tracks.tracks) == 2
-    copy = window.tracks.tracks[1]
+    assert len(window.track_area.tracks) == 2
+    copy = window.track_area.tracks[1]
     assert window.current_track() is copy and copy.clip.name == "ramp copy"
     assert copy.clip.samples.shape == (2, 500)
     assert not copy.clip.samples[:, :250].any()  # silence up to the selection keeps it in time
     np.testing.assert_array_equal(copy.clip.samples[:, 250:], original.samples[:, 250:500])
 
     window.undo_stack.undo()
-    assert window.tracks.tracks == [window.tracks.tracks[0]] and copy.isHidden()
+    assert window.track_area.tracks == [window.track_area.tracks[0]] and copy.isHidden()
     window.undo_stack.redo()
-    assert window.tracks.tracks[1] is copy and copy.isVisible()
+    assert window.track_area.tracks[1] is copy and copy.isVisible()
 
 
 def test_clipboard_errors_are_reported(qtbot, window, monkeypatch):

@@ -76,11 +76,11 @@ def test_play_plays_all_tracks_mixed_with_their_header_levels(window):
 def test_playing_a_selection_of_the_mix_and_a_track_longer_than_the_current_one(window):
     window.add_track(clip(0.1, 2 * RATE, name="long"))
     window.add_track(clip(0.2, RATE, name="short"))  # current, but the mix lasts as long as the longest
-    window.tracks.axis.set_cursor(1.5)
+    window.track_area.axis.set_cursor(1.5)
     window.toggle_play()
     player = FakePlayer.played[-1]
     assert player.range == (1.5, None) and player.source.duration == pytest.approx(2.0)
     window.stop()
-    window.tracks.selection.set(0.25, 0.75)
+    window.track_area.selection.set(0.25, 0.75)
     window.toggle_play()
     assert FakePlayer.played[-1].range == (0.25, 0.75)
