@@ -138,6 +138,9 @@ class WindowActions:
         menu.addAction(self._action("&Fit All", axis.fit_all, "Ctrl+0"))
         menu.addAction(self._action("Zoom to &Selection", self._zoom_to_selection, "Ctrl+E"))
         menu.addSeparator()
+        self.spectrogram_settings = self._action("Spectrogram &Settings…", self.window.show_spectrogram_settings)
+        menu.addAction(self.spectrogram_settings)
+        menu.addSeparator()
 
     def _zoom_to_selection(self) -> None:
         selection = self.window.current_selection()

@@ -27,6 +27,7 @@ from gui.track_area import TrackArea
 from gui.transport import AudioSettings, PlaybackController, TransportBar
 from gui.undo import AddTrackCommand, ClipEditCommand
 from gui.views import TrackView
+from gui.views.spectrogram import VIEW_SETTINGS, SpectrogramSettingsDialog
 
 log = logging.getLogger("vocalis.gui")
 
@@ -314,6 +315,15 @@ class MainWindow(QMainWindow):
         rate = dialogs.ask_sample_rate(self, track.clip.sample_rate)
         if rate is not None:
             self.apply_edit(edits.resample, f"Resample to {rate} Hz", rate)
+
+    def show_spectrogram_settings(self) -> None:
+        """FFT size and dB range of every track's spectrogram, in a small dialog."""
+        area = self.track_area
+        current = replace(VIEW_SETTINGS, n_fft=area.spectrogram_fft, floor_db=area.spectrogram_floor_db)
+        dialog = SpectrogramSettingsDialog(current, self)
+        if dialog.exec():
+            chosen = dialog.chosen()
+            area.set_spectrogram_settings(chosen.n_fft, chosen.floor_db)
 
     def _selection_changed(self, selection) -> None:
         if self.playback.playing and self.transport.loop_button.isChecked() and selection is not None:

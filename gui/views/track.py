@@ -1,5 +1,6 @@
-"""One track of the editor: a header (name, format, mute, solo, gain, spectrogram scale, close) above the
-waveform and the spectrogram of one clip, all following the window's shared time axis and selection."""
+"""One track of the editor: a header (name, format, mute, solo, gain, waveform and spectrogram scales,
+close) above the waveform and the spectrogram of one clip, all following the window's shared time axis
+and selection."""
 
 from __future__ import annotations
 
@@ -58,6 +59,10 @@ class _Header(QFrame):
         self.gain_box.setSuffix(" dB")
         self.gain_box.setToolTip("Playback gain of this track (the audio itself is not changed)")
         self.gain_box.valueChanged.connect(self.level_changed)
+        self.db_button = QToolButton()
+        self.db_button.setText("dB")
+        self.db_button.setCheckable(True)
+        self.db_button.setToolTip("dB amplitude scale for the waveform (off: linear)")
         self.mel_button = QToolButton()
         self.mel_button.setText("mel")
         self.mel_button.setCheckable(True)
@@ -71,6 +76,7 @@ class _Header(QFrame):
         layout.addWidget(self.info_label, 1)
         for control in (self.mute_button, self.solo_button, self.gain_box):
             layout.addWidget(control)
+        layout.addWidget(self.db_button)
         layout.addWidget(self.mel_button)
         layout.addWidget(self.close_button)
         self.set_current(False)
@@ -128,6 +134,7 @@ class TrackView(QWidget):
         self.header.close_button.clicked.connect(self.closeRequested)
         self.header.level_changed.connect(self.levelChanged)
         self.header.mel_button.toggled.connect(lambda mel: self.spectrogram.set_scale("mel" if mel else "linear"))
+        self.header.db_button.toggled.connect(lambda db: self.waveform.set_amplitude_scale("db" if db else "linear"))
         for view in self.views:
             view.pressed.connect(self.activated)
             view.seekRequested.connect(self.seekRequested)
