@@ -114,3 +114,23 @@ def test_batch_splits_a_folder_and_goes_on_after_a_bad_file(small_checkpoint, so
     assert written == ["a_bass.wav", "a_drums.wav", "a_other.wav", "a_vocals.wav"]
     data, rate = sf.read(tmp_path / "out" / "a_vocals.wav", always_2d=True)
     assert rate == RATE and data.shape == song.T.shape and sf.info(tmp_path / "out" / "a_vocals.wav").subtype == "FLOAT"
+
+
+def test_the_installed_model_comes_from_the_store_and_a_missing_one_says_how_to_get_it(small_checkpoint, song,
+                                                                                         tmp_path, monkeypatch):
+    from engine.errors import MissingModelError
+    from engine.models.store import default_store
+
+    reference, path = small_checkpoint
+    monkeypatch.setenv("VOCALIS_MODELS", str(tmp_path / "empty"))
+    clip = Clip(song, RATE, name="song")
+    with pytest.raises(MissingModelError, match="hdemucs-high"):
+        separate_stems(clip, StemsSettings(device="cpu", segment=1.0, overlap=0.1))
+
+    monkeypatch.setenv("VOCALIS_MODELS", str(tmp_path / "store"))
+    default_store().import_path("hdemucs-high", path, link=True)
+    vocals, accompaniment = separate_stems(clip, StemsSettings(stems="2", device="cpu", segment=1.0, overlap=0.1))
+    expected = separate_sources(clip, reference, segment_s=1.0, overlap_s=0.1)
+    np.testing.assert_allclose(vocals.samples, expected["vocals"].samples, atol=1e-5)
+    np.testing.assert_allclose(accompaniment.samples, expected["drums"].samples + expected["bass"].samples
+                               + expected["other"].samples, atol=1e-5)
