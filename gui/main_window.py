@@ -245,9 +245,10 @@ class MainWindow(QMainWindow):
     def copy_selection(self) -> Clip | None:
         """Put the current track's selection on the window's clipboard (any track can paste it)."""
         track = self.current_track()
+        if track is None:
+            self.report_error("Copy", "Open or record a track first.")
+            return None
         try:
-            if track is None:
-                raise VocalisError("Open or record a track first.")
             self.clipboard = edits.copy_selection(track.clip, self.current_selection())
         except VocalisError as exc:
             self.report_error("Copy", str(exc))
@@ -279,9 +280,10 @@ class MainWindow(QMainWindow):
     def duplicate_selection(self) -> TrackView | None:
         """A new track with the selection (or the whole track), lined up in time with its source (undoable)."""
         track = self.current_track()
+        if track is None:
+            self.report_error("Duplicate", "Open or record a track first.")
+            return None
         try:
-            if track is None:
-                raise VocalisError("Open or record a track first.")
             clip = edits.duplicate_as_track(track.clip, self.current_selection())
         except VocalisError as exc:
             self.report_error("Duplicate", str(exc))
@@ -352,17 +354,16 @@ class MainWindow(QMainWindow):
             cursor = self.track_area.axis.cursor_s
             start_s = selection[0] if selection is not None else (cursor if cursor < mix.duration else 0.0)
         end_s = selection[1] if selection is not None and start_s < selection[1] else None
+        self._mixed_tracks = tuple(self.track_area.tracks)
         try:
             self.playback.play(mix, start_s, end_s, loop)
         except VocalisError as exc:
             self.report_error("Cannot play", str(exc))
-            return
-        self._mixed_tracks = tuple(self.track_area.tracks)
 
     def _levels_changed(self) -> None:
         """A mute, solo or gain change is heard at once in the mix that is playing."""
         player = self.playback.player
-        if player is not None and player.source is not None and len(self._mixed_tracks) == len(player.source.clips):
+        if player is not None and player.source is not None:
             player.source.set_levels([track.level for track in self._mixed_tracks])
 
     def stop(self) -> None:
