@@ -21,16 +21,16 @@ def test_separating_the_selection_adds_one_track_per_stem(qtbot, tmp_path):
     qtbot.addWidget(window)
     window.show()
     window.open_file(path)
-    qtbot.waitUntil(lambda: len(window.tracks.tracks) == 1, timeout=10000)
-    window.tracks.selection.set(0.5, 1.5)
+    qtbot.waitUntil(lambda: len(window.track_area.tracks) == 1, timeout=10000)
+    window.track_area.selection.set(0.5, 1.5)
 
     assert "Separate music stems…" in [a.text() for a in window.actions.tasks_menu.actions()]
     installed = [child for child in window.children() if isinstance(child, StemsTask)]
     assert installed, "the stems task module installed itself in the window"
     job = installed[0].separate(StemsSettings(checkpoint=str(checkpoint), device="cpu", segment=1.0, overlap=0.1))
     qtbot.waitUntil(lambda: job.finished, timeout=120000)
-    qtbot.waitUntil(lambda: len(window.tracks.tracks) == 5, timeout=10000)
-    added = [track.clip for track in window.tracks.tracks[1:]]
+    qtbot.waitUntil(lambda: len(window.track_area.tracks) == 5, timeout=10000)
+    added = [track.clip for track in window.track_area.tracks[1:]]
     assert [clip.name for clip in added] == ["band vocals", "band drums", "band bass", "band other"]
     assert all(clip.samples.shape == (2, 22050) and clip.sample_rate == 22050 for clip in added)
     assert all(np.isfinite(clip.samples).all() and np.abs(clip.samples).max() > 0 for clip in added)
