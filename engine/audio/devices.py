@@ -3,8 +3,8 @@
 The audio callbacks run on PortAudio's real-time thread, so they only copy between the stream and buffers
 prepared beforehand (playback multiplies and adds its tracks, :meth:`engine.audio.mix.Mix.read_into`) and
 update a few numbers in preallocated arrays: no buffers are allocated there, no locks are taken and no
-model work is done. Everything else (preparing the buffer, collecting recorded
-chunks, turning them into a :class:`Clip`) happens on ordinary threads.
+model work is done. Everything else (preparing the tracks, collecting recorded chunks, turning them into a
+:class:`Clip`) happens on ordinary threads.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class Player:
     def __init__(self, device: int | str | None = None, sample_rate: int | None = None,
                  latency: str | float = "high"):
         self.device = device
-        self.sample_rate = sample_rate  # None: the clip's own rate
+        self.sample_rate = sample_rate  # None: the source's own rate
         self.latency = latency
         self._stream: sd.OutputStream | None = None
         self._source: Mix | None = None  # what the callback reads its blocks from
