@@ -15,7 +15,7 @@ import soundfile as sf
 from engine.errors import BadInputError, Cancelled
 from engine.fileio import TEMP_MARK
 from engine.jobs import CancelToken, null_progress
-from engine.jobs.batch import (MANIFEST_NAME, REPORT_NAME, BatchRequest, LocalExecutor, Manifest, plan,
+from engine.batch import (MANIFEST_NAME, REPORT_NAME, BatchRequest, LocalExecutor, Manifest, plan,
                                run_batch)
 from engine.settings import option
 from engine.tasks import registry

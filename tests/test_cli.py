@@ -17,7 +17,7 @@ import soundfile as sf
 from engine.audio import dsp
 from engine.audio import io as audio_io
 from engine.cli import main
-from engine.cli.commands._file_task import build_settings
+from engine.cli.file_task import build_settings
 from engine.cli.output import ProgressDisplay
 from engine.jobs import Progress
 from engine.settings import option
@@ -128,10 +128,10 @@ def test_batch_json_and_exit_codes(capsys, song, tmp_path):
     assert report["audio_hours"] == pytest.approx(1.0 / 3600, rel=1e-3)
     assert (tmp_path / "out" / "a" / "song.flac").is_file()
 
-    code, stdout, _ = run_cli(capsys, "batch", "convert", inputs, tmp_path / "out", "--format", "flac")
+    code, stdout, stderr = run_cli(capsys, "batch", "convert", inputs, tmp_path / "out", "--format", "flac")
     assert code == 1
     assert "0 done, 1 already complete, 1 failed" in stdout
-    assert f"failed  {inputs / 'skip-me.wav'}:" in stdout
+    assert f"failed  {inputs / 'skip-me.wav'}:" in stderr and "failed  " not in stdout
 
 
 def test_progress_display_draws_a_bar_on_a_terminal():
