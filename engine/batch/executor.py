@@ -49,8 +49,8 @@ class BatchExecutor(Protocol):
     - a file that raises an ``Exception`` is reported as failed with a message naming the file, and the other
       files go on (:func:`run_item` does both);
     - ``progress_for(index)`` is the progress sink of ``items[index]`` (it may be called from any thread);
-    - once ``cancel`` is set, no new file starts and :meth:`run` raises :class:`Cancelled`; items that did not
-      end are not reported;
+    - once ``cancel`` is set, no new file starts, nothing more is reported (a file that ends after that is
+      simply done again by the next run) and :meth:`run` raises :class:`Cancelled`;
     - an exception raised by ``report`` (the coordinator stopping, e.g. killed) propagates out of :meth:`run`;
     - :meth:`run` returns or raises only when no file it started is still being processed, and the only
       files written are the tasks' own atomic outputs.

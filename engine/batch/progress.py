@@ -36,10 +36,9 @@ class BatchProgress:
 
         def forward(update) -> None:
             detail = f": {update.message}" if update.message else ""
-            with self._lock:
+            with self._lock:  # one report at a time, so concurrent files never make the whole go back
                 self._fractions[index] = max(self._fractions[index], update.fraction)
-                overall = self._overall()
-            self._progress(overall, f"{label} {update.fraction:4.0%}{detail}")
+                self._progress(self._overall(), f"{label} {update.fraction:4.0%}{detail}")
 
         return Progress(forward)
 
