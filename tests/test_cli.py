@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import pty
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ from engine.audio import io as audio_io
 from engine.cli import main
 from engine.cli.file_task import build_settings
 from engine.cli.output import ProgressDisplay
-from engine.jobs import Progress
+from engine.jobs import Progress, ProgressUpdate
 from engine.settings import option
 from engine.tasks import registry
 from tests.synth import tone
@@ -155,3 +157,29 @@ def test_an_unknown_device_is_a_usage_error(capsys):
     assert build_settings(task, argparse.Namespace(device="tpu")) is None
     assert "unknown device 'tpu'" in capsys.readouterr().err
     assert build_settings(task, argparse.Namespace(device="cpu")) == _DeviceSettings("cpu")
+
+
+def test_a_separation_without_its_model_fails_on_stderr_and_creates_nothing(capsys, song, tmp_path, monkeypatch):
+    monkeypatch.setenv("VOCALIS_MODELS", str(tmp_path / "no-models"))
+    code, stdout, stderr = run_cli(capsys, "separate", song, "--out", tmp_path / "new" / "out", "--device", "cpu")
+    assert code == 1
+    assert stdout == ""
+    assert f"failed  {song}: model mossformer2-ss-16k" in stderr and "is not installed" in stderr
+    assert "0 done, 1 failed" in stderr
+    assert not (tmp_path / "new").exists()
+
+
+def test_the_progress_bar_draws_on_a_terminal_that_reports_no_size():
+    """A fresh pty is 0×0, like terminals driven by tools; tqdm alone would draw nothing there."""
+    leader, follower = pty.openpty()
+    with open(follower, "w", encoding="utf-8", closefd=True) as terminal:
+        assert os.get_terminal_size(terminal.fileno()) == (0, 0)
+        display = ProgressDisplay("lyrics", terminal)
+        assert display.terminal
+        display(ProgressUpdate(0.5, "transcribing", eta_s=None, elapsed_s=1.0))
+        display.tick()  # what run_with_progress does twice a second, so quiet phases still redraw
+        display.close()
+        terminal.flush()
+        drawn = os.read(leader, 65536).decode("utf-8", "replace")
+    os.close(leader)
+    assert "lyrics transcribing" in drawn and "50%" in drawn

@@ -1,5 +1,6 @@
 """The dispatcher finds each command by its module name, so a command imports only its own module."""
 
+import dataclasses
 import pkgutil
 import subprocess
 import sys
@@ -26,3 +27,24 @@ def test_a_light_command_does_not_import_torch():
             "print('torch' in sys.modules, rc)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False 0"
+
+
+def test_file_task_commands_are_generated_from_the_registry():
+    from engine.tasks import registry
+
+    tasks = registry.all_tasks()
+    assert {"separate", "lyrics", "convert"} <= set(tasks)
+    modules = {info.name for info in pkgutil.iter_modules(commands.__path__)}
+    assert not modules & set(tasks), "a file task needs no command module"
+    parser = build_parser()
+    for name, task in tasks.items():
+        args = parser.parse_args([name, "in.wav", "--out", "folder"])
+        assert (args.command, args.inputs, args.out) == (name, ["in.wav"], "folder")
+        assert all(hasattr(args, field.name) for field in dataclasses.fields(task.settings_type))
+
+
+def test_a_file_task_command_imports_only_its_own_task():
+    code = ("import sys; from engine.cli import main; rc = main(['convert', 'no-such-file.wav', '--json']); "
+            "print('engine.tasks.separate' in sys.modules, 'engine.tasks.lyrics' in sys.modules, rc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False False 1"
