@@ -302,3 +302,32 @@ def test_find_imports_only_the_named_task():
             "'engine.tasks.separate' in sys.modules, 'engine.tasks.lyrics' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["convert", "None", "None", "False", "False"]
+
+
+def test_outputs_that_depend_on_the_input_are_planned_from_it(tmp_path, monkeypatch):
+    """``outputs_for`` (one output per line of the input here) decides what a complete file is."""
+    def outputs_for(path, stem, settings) -> list[Path]:
+        return [stem / f"{line}.txt" for line in path.read_text().split()]
+
+    def process_file(path, stem, settings, progress, cancel) -> list[Path]:
+        written = outputs_for(path, stem, settings)
+        for target in written:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(target.stem)
+        return written
+
+    task = registry.FileTask("lines-probe", "test task", _TextSettings, process_file,
+                             lambda stem, settings: [Path(f"{stem}.txt")], input_extensions=(".txt",),
+                             outputs_for=outputs_for)
+    monkeypatch.setitem(registry._TASKS, task.name, task)
+    root, out = tmp_path / "in", tmp_path / "out"
+    root.mkdir()
+    (root / "take.txt").write_text("one two")
+    request = BatchRequest(task.name, root, out)
+    assert [i.outputs for i in plan(request, task, _TextSettings())] == [(out / "take" / "one.txt",
+                                                                          out / "take" / "two.txt")]
+    assert run_batch(request, _TextSettings()).counts == {"ok": 1, "failed": 0, "skipped": 0}
+    (root / "take.txt").write_text("one two three")  # a new line: the file is no longer complete
+    assert run_batch(request, _TextSettings()).counts == {"ok": 1, "failed": 0, "skipped": 0}
+    assert (out / "take" / "three.txt").read_text() == "three"
+    assert run_batch(request, _TextSettings()).counts == {"ok": 0, "failed": 0, "skipped": 1}

@@ -103,7 +103,7 @@ def plan(request: BatchRequest, task: FileTask, settings: Any) -> list[BatchItem
     items = []
     for path, relative in walk_inputs(request, task):
         stem = output_stem(request, Path(relative))
-        outputs = tuple(Path(p) for p in task.output_names(stem, settings))
+        outputs = tuple(Path(p) for p in task.expected_outputs(path, stem, settings))
         items.append(BatchItem(path, relative, stem, outputs, task.weight(path)))
     return items
 
@@ -113,8 +113,8 @@ def plan_files(task: FileTask, inputs: Sequence[Path], output_dir: Path, setting
     items = []
     for path in map(Path, inputs):
         stem = output_dir / path.stem
-        items.append(BatchItem(path, str(path), stem, tuple(map(Path, task.output_names(stem, settings))),
-                               task.weight(path)))
+        outputs = tuple(Path(p) for p in task.expected_outputs(path, stem, settings))
+        items.append(BatchItem(path, str(path), stem, outputs, task.weight(path)))
     return items
 
 

@@ -69,6 +69,15 @@ class FileTask:
     # What ``weight`` counts: the key of that number in the batch manifest ("audio_s" sums into the report's
     # audio hours).
     weight_unit: str = "audio_s"
+    # (input_path, output_stem, settings) -> list[Path], for tasks whose outputs depend on the input's
+    # content (a CSV of lines → one file per row); used instead of output_names when given.
+    outputs_for: Callable[[Path, Path, Any], list[Path]] | None = None
+
+    def expected_outputs(self, input_path: Path, output_stem: Path, settings: Any) -> list[Path]:
+        """Every file a complete run on ``input_path`` writes."""
+        if self.outputs_for is not None:
+            return self.outputs_for(input_path, output_stem, settings)
+        return self.output_names(output_stem, settings)
 
 
 _TASKS: dict[str, FileTask] = {}
