@@ -1,7 +1,7 @@
 """Batch folders: run one file task over every matching file of a folder tree, resumably.
 
 The coordinator (:func:`run_batch`) walks the input tree, maps each input to its outputs with the naming
-template (:mod:`engine.batch.plan`), decides what is already complete from the manifest
+template (:mod:`engine.batch.planning`), decides what is already complete from the manifest
 (:mod:`engine.batch.manifest`), and hands the rest to an executor. The manifest gets one JSON line per file
 as soon as that file ends, flushed and fsynced, so a crash or a kill loses at most the files in flight;
 outputs are written atomically by the tasks, so those left nothing behind and the next run does exactly
@@ -28,7 +28,8 @@ from engine import settings as settings_mod
 from engine.batch.executor import FAILED, OK, SKIPPED, BatchExecutor, BatchItem, FileResult, error_text
 from engine.batch.local import LocalExecutor
 from engine.batch.manifest import MANIFEST_NAME, REPORT_NAME, BatchReport, Manifest, remove_stray_temp_files
-from engine.batch.plan import TEMPLATE_FIELDS, BatchRequest, check_template, plan, plan_files, screen, settings_hash
+from engine.batch.planning import (TEMPLATE_FIELDS, BatchRequest, check_template, plan, plan_files, screen,
+                                   settings_hash)
 from engine.batch.progress import BatchProgress
 from engine.errors import BadInputError, Cancelled
 from engine.fileio import write_text_atomic
