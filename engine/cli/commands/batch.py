@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 from engine import settings as settings_mod
+from engine.batch import MANIFEST_NAME, REPORT_NAME, TEMPLATE_FIELDS, BatchRequest, run_batch
 from engine.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from engine.cli.file_task import build_settings
 from engine.cli.output import add_json_flag, print_json, run_with_progress
 from engine.errors import BadInputError
-from engine.batch import MANIFEST_NAME, REPORT_NAME, TEMPLATE_FIELDS, BatchRequest, run_batch
 from engine.tasks import registry
 
 NAME = "batch"
