@@ -51,13 +51,13 @@ def run(args: argparse.Namespace) -> int:
     except BadInputError as exc:  # run_batch raises it only for an unusable request; files fail one by one
         print(f"vocalis batch: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    for failure in report.failures:
+        print(f"failed  {failure['error']}", file=sys.stderr)
     if args.json:
         print_json(report.to_dict())
     else:
         counts = report.counts
         print(f"{counts['ok']} done, {counts['skipped']} already complete, {counts['failed']} failed; "
               f"{report.audio_hours * 60:.2f} min of audio in {report.wall_s:.1f} s")
-        for failure in report.failures:
-            print(f"failed  {failure['error']}", file=sys.stderr)
         print(f"manifest: {request.output_dir / MANIFEST_NAME}; report: {request.output_dir / REPORT_NAME}")
     return EXIT_FAILED if report.failed else EXIT_OK
