@@ -179,7 +179,10 @@ def test_the_progress_bar_draws_on_a_terminal_that_reports_no_size():
         display(ProgressUpdate(0.5, "transcribing", eta_s=None, elapsed_s=1.0))
         display.tick()  # what run_with_progress does twice a second, so quiet phases still redraw
         display.close()
+        terminal.write("END-OF-TEST\n")
         terminal.flush()
-        drawn = os.read(leader, 65536).decode("utf-8", "replace")
+        drawn = ""
+        while "END-OF-TEST" not in drawn:  # the terminal hands the output over in pieces
+            drawn += os.read(leader, 65536).decode("utf-8", "replace")
     os.close(leader)
     assert "lyrics transcribing" in drawn and "50%" in drawn
