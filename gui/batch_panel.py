@@ -1,7 +1,7 @@
 """The Batch panel: run any file task over a folder tree (the GUI face of ``vocalis batch``).
 
 The panel only collects choices and shows results; the walk, the manifest, resume and the report are
-:func:`engine.jobs.batch.run_batch`, run through the window's :class:`~gui.jobs.JobRunner`.
+:func:`engine.batch.run_batch`, run through the window's :class:`~gui.jobs.JobRunner`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFileDialog, Q
 
 from engine.errors import VocalisError
 from engine.jobs import Job, ProgressUpdate
-from engine.jobs.batch import REPORT_NAME, TEMPLATE_FIELDS, BatchReport, BatchRequest, FileResult, run_batch
+from engine.batch import REPORT_NAME, TEMPLATE_FIELDS, BatchReport, BatchRequest, FileResult, run_batch
 from engine.tasks import registry
 from gui.jobs import JobRunner, format_eta
 from gui.settings_form import SettingsForm
