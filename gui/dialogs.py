@@ -60,10 +60,10 @@ def ask_float(parent: QWidget, title: str, label: str, value: float, low: float,
     return number if accepted else None
 
 
-def ask_sample_rate(parent: QWidget, current: int) -> int | None:
+def ask_sample_rate(parent: QWidget, current: int, title: str = "Resample") -> int | None:
     rates = sorted({*RECORD_RATES, 8000, 32000, 88200, 192000})
     labels = [str(rate) for rate in rates]
-    text, accepted = QInputDialog.getItem(parent, "Resample", f"New sample rate (now {current} Hz):", labels,
+    text, accepted = QInputDialog.getItem(parent, title, f"New sample rate (now {current} Hz):", labels,
                                           labels.index("44100"), False)
     return int(text) if accepted else None
 

@@ -26,6 +26,7 @@ from gui.track_area import TrackArea
 from gui.transport import AudioSettings, PlaybackController, TransportBar
 from gui.undo import ClipEditCommand
 from gui.views import TrackView
+from gui.views.ruler import format_time
 
 log = logging.getLogger("vocalis.gui")
 
@@ -49,6 +50,7 @@ class MainWindow(QMainWindow):
         self.settings = app_settings()
         self.undo_stack = QUndoStack(self)
         self._panels: list[QDockWidget] = []
+        self._track_actions: list[QAction] = []
         self.jobs = JobRunner(self)
         self.tracks = TrackArea()
         self.transport = TransportBar()
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
         self.tracks.close_requested.connect(self.close_track)
         self.tracks.seek_requested.connect(self.seek)
         self.tracks.current_changed.connect(self._update_title)
+        self.tracks.current_changed.connect(self._update_track_actions)
         self.tracks.selection.selectionChanged.connect(self._show_time)
         self.tracks.axis.cursorChanged.connect(self._show_time)
         self.tracks.selection.selectionChanged.connect(self._selection_changed)
@@ -91,10 +94,12 @@ class MainWindow(QMainWindow):
         self.undo_stack.indexChanged.connect(lambda _index: self.tracks.refresh_duration())
 
     # --- the task-panel API (docs/architecture.md) ----------------------------------------------------
-    def add_task_action(self, action: QAction) -> None:
+    def add_task_action(self, action: QAction, needs_track: bool = False) -> None:
         self.actions.tasks_menu.addAction(action)
         self.actions.tasks_toolbar.addAction(action)
         self.actions.tasks_toolbar.setVisible(True)
+        if needs_track:
+            self.require_track(action)
 
     def add_panel(self, title: str, widget: QWidget) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -231,17 +236,18 @@ class MainWindow(QMainWindow):
             self.tracks.selection.clear()  # the selected times no longer mean the same audio
 
     def edit_gain(self) -> None:
-        db = dialogs.ask_float(self, "Gain", "Gain in dB:", 0.0, -60.0, 60.0)
+        db = dialogs.ask_float(self, self.titled("Gain"), "Gain in dB:", 0.0, -60.0, 60.0)
         if db is not None:
             self.apply_edit(edits.gain, f"Gain {db:+.1f} dB", db)
 
     def edit_normalize_peak(self) -> None:
-        target = dialogs.ask_float(self, "Normalize peak", "Peak level in dBFS:", -1.0, -60.0, 0.0)
+        target = dialogs.ask_float(self, self.titled("Normalize peak"), "Peak level in dBFS:", -1.0, -60.0, 0.0)
         if target is not None:
             self.apply_edit(edits.normalize_peak, f"Normalize peak to {target:.1f} dBFS", target)
 
     def edit_normalize_loudness(self) -> None:
-        target = dialogs.ask_float(self, "Normalize loudness", "Integrated loudness in LUFS:", -23.0, -60.0, 0.0)
+        target = dialogs.ask_float(self, self.titled("Normalize loudness"), "Integrated loudness in LUFS:", -23.0,
+                                   -60.0, 0.0)
         if target is not None:
             self.apply_edit(edits.normalize_loudness, f"Normalize loudness to {target:.1f} LUFS", target)
 
@@ -250,7 +256,7 @@ class MainWindow(QMainWindow):
         if track is None:
             self.report_error("Resample", "Open or record a track first.")
             return
-        rate = dialogs.ask_sample_rate(self, track.clip.sample_rate)
+        rate = dialogs.ask_sample_rate(self, track.clip.sample_rate, self.titled("Resample"))
         if rate is not None:
             self.apply_edit(edits.resample, f"Resample to {rate} Hz", rate)
 
@@ -336,6 +342,33 @@ class MainWindow(QMainWindow):
 
     def _show_time(self, *_args) -> None:
         self.transport.show_time(self.tracks.axis.cursor_s, self.current_selection())
+
+    # --- what an action acts on -------------------------------------------------------------------------------
+    def require_track(self, action: QAction) -> None:
+        """Keep ``action`` disabled while no track is open, so that no form opens only to end in an error."""
+        self._track_actions.append(action)
+        action.setEnabled(self.current_track() is not None)
+
+    def _update_track_actions(self, *_args) -> None:
+        present = self.current_track() is not None
+        for action in self._track_actions:
+            action.setEnabled(present)
+
+    def describe_target(self) -> str:
+        """What a task started now acts on, for dialogs: “name”, and the selection when there is one."""
+        track = self.current_track()
+        if track is None:
+            return ""
+        name = f"“{track.clip.name or 'untitled'}”"
+        selection = self.current_selection()
+        if selection is None:
+            return name
+        return f"{name}, selection {format_time(selection[0])}–{format_time(min(selection[1], track.clip.duration))}"
+
+    def titled(self, title: str) -> str:
+        """A dialog title that names the track it acts on."""
+        target = self.describe_target()
+        return f"{title} — {target}" if target else title
 
     # --- errors, settings, window state ---------------------------------------------------------------------
     def report_error(self, title: str, message: str) -> QMessageBox:
