@@ -14,7 +14,7 @@ from gui import edits
 
 ZOOM_STEP = 2.0
 
-def _open_models(module, window):
+def open_models(module, window):
     return module.ModelsDialog(runner=window.jobs, parent=window)
 
 
@@ -30,7 +30,7 @@ def _open_batch(module, window):
 
 TOOL_WINDOWS = (
     # (menu text, module another part of Vocalis provides, how to open it from the module, title)
-    ("Models…", "gui.models_dialog", _open_models, "Models"),
+    ("Models…", "gui.models_dialog", open_models, "Models"),
     ("Devices…", "gui.device_panel", _open_devices, "Devices"),
     ("Batch…", "gui.batch_panel", _open_batch, "Batch"),
 )

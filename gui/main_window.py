@@ -16,10 +16,10 @@ from engine import __version__, paths
 from engine.audio import io
 from engine.audio.clip import Clip
 from engine.audio.dsp import crop_seconds
-from engine.errors import VocalisError
+from engine.errors import MissingModelError, VocalisError
 from engine.jobs import Job
 from gui import dialogs, edits
-from gui.actions import WindowActions
+from gui.actions import WindowActions, open_models
 from gui.jobs import JobRunner, JobStatusWidget, plain_task
 from gui.tasks import install_all
 from gui.track_area import TrackArea
@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Some task panels are unavailable: " + "; ".join(problems), 10000)
 
     def _connect(self) -> None:
-        self.jobs.failed.connect(lambda job: self.report_error(f"{job.name} failed", job.error_message))
+        self.jobs.failed.connect(self._job_failed)
         self.jobs.cancelled.connect(lambda job: self.statusBar().showMessage(f"{job.name}: cancelled", 5000))
         self.tracks.close_requested.connect(self.close_track)
         self.tracks.seek_requested.connect(self.seek)
@@ -375,6 +375,32 @@ class MainWindow(QMainWindow):
         """Show ``message`` (a VocalisError's text: file name and reason) in a dialog and log it."""
         log.warning("%s: %s", title, message)
         return dialogs.show_error(self, title, message)
+
+    def _job_failed(self, job: Job) -> None:
+        """A job's failure in a dialog; a missing model gets one that leads to the Models window."""
+        if isinstance(job.error, MissingModelError) and self._show_missing_model(job):
+            return
+        self.report_error(f"{job.name} failed", job.error_message)
+
+    def _show_missing_model(self, job: Job) -> bool:
+        from engine.models.store import default_store
+
+        store = default_store()
+        entries = dialogs.models_named_in(job.error_message, store.catalog)
+        if not entries:
+            return False
+        log.warning("%s failed: %s", job.name, job.error_message)
+        states = {entry.id: store.status(entry.id).state.value.replace("missing", "not installed")
+                  for entry in entries}
+        dialogs.show_missing_model(self, f"{job.name} failed", entries, states, self.show_models)
+        return True
+
+    def show_models(self, model_id: str | None = None) -> QWidget | None:
+        """The Models window, with ``model_id`` selected."""
+        dialog = self.open_optional_tool("gui.models_dialog", open_models, "Models")
+        if dialog is not None and model_id is not None:
+            dialog.select(model_id)
+        return dialog
 
     def show_preferences(self) -> None:
         if self.playback.recording:
