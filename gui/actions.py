@@ -10,7 +10,7 @@ from typing import Callable
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMenu
 
-from gui import edits
+from gui import dialogs, edits
 
 ZOOM_STEP = 2.0
 
@@ -57,7 +57,7 @@ class WindowActions:
         self._build_view()
         self._build_transport()
         self._build_tools()
-        self.help_menu.addAction(self._action("&About Vocalis", window.show_about))
+        self._build_help()
         for action in self.track_actions:
             window.require_track(action)
 
@@ -160,6 +160,25 @@ class WindowActions:
         menu.addSeparator()
         menu.addAction(self._action("Go to &Start", window.go_to_start, "Home"))
         menu.addAction(self._action("Go to &End", window.go_to_end, "End"))
+
+    def _build_help(self) -> None:
+        menu = self.help_menu
+        menu.addAction(self._action("Getting &Started", self.show_getting_started, QKeySequence.StandardKey.HelpContents))
+        menu.addAction(self._action("&Keyboard Shortcuts", self.show_shortcuts, "Ctrl+/"))
+        menu.addSeparator()
+        menu.addAction(self._action("&About Vocalis", self.window.show_about))
+
+    def show_shortcuts(self) -> dialogs.ShortcutsDialog:
+        menus = [self.file_menu, self.edit_menu, self.view_menu, self.transport_menu, self.tasks_menu,
+                 self.tools_menu, self.help_menu]
+        dialog = dialogs.ShortcutsDialog(menus, self.window)
+        dialog.show()
+        return dialog
+
+    def show_getting_started(self) -> dialogs.GettingStartedDialog:
+        dialog = dialogs.GettingStartedDialog(self.window)
+        dialog.show()
+        return dialog
 
     def _build_tools(self) -> None:
         for text, module, opener, title in TOOL_WINDOWS:

@@ -341,3 +341,19 @@ def test_export_suggests_the_track_s_name_and_refuses_nothing(qtbot, window, mon
     panel.export_format.setCurrentText("srt")
     panel.export_button.click()
     assert asked == [str(tmp_path / "ballad.srt")]
+
+
+# --- help ----------------------------------------------------------------------------------------------
+
+def test_help_lists_the_window_s_shortcuts_and_a_getting_started_page(qtbot, window):
+    dialog = window.actions.show_shortcuts()
+    table = dialog.table
+    rows = {(table.item(r, 1).text(), table.item(r, 2).text()) for r in range(table.rowCount())}
+    assert {("Open…", "Ctrl+O"), ("Undo", "Ctrl+Z"), ("Play / Pause", "Space"), ("Record", "R"),
+            ("Export…", "Ctrl+S"), ("Fit all", "0")} <= rows
+    keys = [key for _command, key in rows]
+    assert len(keys) == len(set(keys))  # no two commands claim the same keys
+    page = window.actions.show_getting_started()
+    text = page.text.text()
+    for step in ("Open", "record", "current track", "Advanced", "Tools ▸ Models…", "Export", "Ctrl+Z"):
+        assert step in text
