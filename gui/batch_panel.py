@@ -79,18 +79,6 @@ class BatchPanel(QWidget):
         self.settings_box = QGroupBox("Task settings")
         self.settings_layout = QVBoxLayout(self.settings_box)
         self.settings_form: SettingsForm | None = None
-        self.choices = QWidget()
-        choices_layout = QVBoxLayout(self.choices)
-        choices_layout.setContentsMargins(0, 0, 0, 0)
-        choices_layout.addLayout(form)
-        choices_layout.addWidget(self.settings_box)
-        choices_layout.addStretch(1)
-        # However long a task's settings are, they scroll: the panel must fit a 1366×768 screen with
-        # Start in view (the lyrics settings once pushed the window past the screen).
-        self.choices_scroll = QScrollArea()
-        self.choices_scroll.setWidgetResizable(True)
-        self.choices_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        self.choices_scroll.setWidget(self.choices)
 
         self.start_button = QPushButton("Start")
         self.cancel_button = QPushButton("Cancel")
@@ -113,7 +101,7 @@ class BatchPanel(QWidget):
         self.summary_label = QLabel()
         self.summary_label.setWordWrap(True)
 
-        self._lay_out(buttons)
+        self._lay_out(form, buttons)
 
         self.task_combo.currentIndexChanged.connect(self._show_task_settings)
         self.start_button.clicked.connect(self.start)
@@ -123,9 +111,21 @@ class BatchPanel(QWidget):
         self.runner.ended.connect(self._ended)
         self._show_task_settings()
 
-    def _lay_out(self, buttons: QHBoxLayout) -> None:
+    def _lay_out(self, form: QFormLayout, buttons: QHBoxLayout) -> None:
         """Choices (scrolling) on the left, Start/Cancel, progress and results on the right: side by side, the
         panel needs little height, which is what a dock under the tracks has least of."""
+        self.choices = QWidget()
+        choices_layout = QVBoxLayout(self.choices)
+        choices_layout.setContentsMargins(0, 0, 0, 0)
+        choices_layout.addLayout(form)
+        choices_layout.addWidget(self.settings_box)
+        choices_layout.addStretch(1)
+        # However long a task's settings are, they scroll: the panel must fit a 1366×768 screen with
+        # Start in view (the lyrics settings once pushed the window past the screen).
+        self.choices_scroll = QScrollArea()
+        self.choices_scroll.setWidgetResizable(True)
+        self.choices_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.choices_scroll.setWidget(self.choices)
         run = QWidget()
         run_layout = QVBoxLayout(run)
         run_layout.setContentsMargins(0, 0, 0, 0)

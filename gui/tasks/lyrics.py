@@ -60,7 +60,9 @@ class LyricsTask(QObject):
         super().__init__(window)
         self.window = window
         self.settings = LyricsSettings()
-        self._vocals: dict[Any, Clip] = {}  # separated vocals per track, for "Add vocals as track"
+        # The vocals each track's transcription used, and whether they were separated (then "Add vocals as
+        # track" offers them; a stem track or file is already there).
+        self._vocals: dict[Any, tuple[Clip, bool]] = {}
         self.stem_track = None  # an open track chosen as the vocal stem, instead of the separator
         self.panel = LyricsPanel(window.undo_stack)
         window.add_panel(PANEL_TITLE, self.panel)
@@ -82,8 +84,12 @@ class LyricsTask(QObject):
     # --- lyrics follow their track ----------------------------------------------------------------------
     @property
     def vocals(self) -> Clip | None:
-        """The vocals separated for the current track's lyrics, if any."""
-        return self._vocals.get(self.window.current_track())
+        """The vocals the current track's transcription used, if any."""
+        used = self._vocals.get(self.window.current_track())
+        return used[0] if used else None
+
+    def _separated_vocals(self, track) -> bool:
+        return self._vocals.get(track, (None, False))[1]
 
     def _follow_track(self, track) -> None:
         export_path = None
@@ -91,7 +97,7 @@ class LyricsTask(QObject):
             source = track.clip.source
             export_path = (Path(source).parent if source else Path.home()) / (track.clip.name or "lyrics")
         self.panel.set_owner(track, export_path)
-        self.panel.vocals_button.setEnabled(track in self._vocals)
+        self.panel.vocals_button.setEnabled(self._separated_vocals(track))
 
     def _forget_closed_tracks(self) -> None:
         open_tracks = self.window.tracks.tracks
@@ -135,9 +141,9 @@ class LyricsTask(QObject):
 
         def transcribe_with(vocals: Clip | None, separated: bool) -> Job:
             self._vocals.pop(track, None)
-            if separated and vocals is not None:
-                self._vocals[track] = vocals
-            self.panel.vocals_button.setEnabled(separated and track is self.window.current_track())
+            if vocals is not None:
+                self._vocals[track] = (vocals, separated)
+            self.panel.vocals_button.setEnabled(self._separated_vocals(self.window.current_track()))
             return self.window.run_job(transcribe_lyrics, clip, settings, vocals=vocals,
                                        line_timings=self._panel_line_timings(settings, span), name=name,
                                        on_result=lambda lyrics: self._show_result(track, lyrics, span,
