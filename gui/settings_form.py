@@ -28,6 +28,7 @@ WIDEST_INT = 2_000_000_000
 PICK_PATH = object()
 """Item data of a list's "a file…" / "a folder…" entry: choosing it opens a file dialog."""
 SCREEN_SHARE = 0.8  # a scrolling form asks for at most this share of the screen's height
+CHOICE_MIN_CHARS = 24  # lists are at least this wide; longer entries show in full when opened
 
 
 def _choice_text(value: Any) -> str:
@@ -82,6 +83,9 @@ class ChoiceList(QComboBox):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        # Long entries (model names with their state) must not make the form wider than the screen.
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(CHOICE_MIN_CHARS)
         self._pick: str | None = None
         self._path_prefix = ""
         self._previous = -1
@@ -327,6 +331,7 @@ class FittingScrollArea(QScrollArea):
         super().__init__(parent)
         self.setWidgetResizable(True)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # forms narrow, never scroll sideways
         self.setWidget(widget)
 
     def sizeHint(self) -> QSize:
@@ -361,7 +366,12 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.target_label)
         layout.addWidget(self.scroll, 1)
         layout.addWidget(buttons)
-        self.form.advanced_button.toggled.connect(lambda _shown: self.adjustSize())
+        self.form.advanced_button.toggled.connect(self._fit)
+
+    def _fit(self) -> None:
+        """Grow (or shrink) to the form when Advanced opens or closes, within the screen."""
+        self.scroll.updateGeometry()
+        self.adjustSize()
 
     def ask(self, window) -> Any | None:
         """Run the dialog; the settings it gives, or None when the user cancels or a value is invalid (then
