@@ -15,7 +15,12 @@ from gui import dialogs, edits
 ZOOM_STEP = 2.0
 
 def open_models(module, window):
-    return module.ModelsDialog(runner=window.jobs, parent=window)
+    """One Models window per main window, showing fresh states each time it is opened."""
+    dialog = window.findChild(module.ModelsDialog)
+    if dialog is None:
+        return module.ModelsDialog(runner=window.jobs, parent=window)
+    dialog.refresh()
+    return dialog
 
 
 def _open_devices(module, window):

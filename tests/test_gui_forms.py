@@ -225,6 +225,8 @@ def test_a_missing_model_leads_to_the_models_window_on_that_model(qtbot, window)
     box.findChild(QPushButton, "open-models").click()
     models = [d for d in window.findChildren(ModelsDialog) if d.isVisible()]
     assert len(models) == 1 and models[0].selected_id() == "faster-whisper-small"
+    assert window.show_models("faster-whisper-tiny") is models[0]  # one Models window, moved to the model
+    assert models[0].selected_id() == "faster-whisper-tiny"
 
 
 def test_an_offline_download_error_is_shown_once_in_words(qtbot, window, monkeypatch):
