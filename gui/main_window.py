@@ -392,6 +392,10 @@ class MainWindow(QMainWindow):
         log.warning("%s failed: %s", job.name, job.error_message)
         states = {entry.id: store.status(entry.id).state.value.replace("missing", "not installed")
                   for entry in entries}
+        # The message may also name the model that asked for the missing ones (installed, or embedded and
+        # installed on first use); only the missing ones matter.
+        entries = [entry for entry in entries
+                   if states[entry.id] != "installed" and entry.source.kind != "pypi"] or entries
         dialogs.show_missing_model(self, f"{job.name} failed", entries, states, self.show_models)
         return True
 

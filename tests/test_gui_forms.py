@@ -229,6 +229,21 @@ def test_a_missing_model_leads_to_the_models_window_on_that_model(qtbot, window)
     assert models[0].selected_id() == "faster-whisper-tiny"
 
 
+def test_the_missing_model_dialog_leads_to_the_missing_dependency_not_the_installed_model(qtbot, window):
+    from gui.models_dialog import ModelsDialog
+
+    def needs_a_dependency(progress, cancel):  # how engine.models.loading names missing dependencies
+        raise MissingModelError("model whisper-base needs a model that is not installed: hdemucs-high. Install "
+                                "them from Tools ▸ Models or with `vocalis models install whisper-base`")
+
+    window.run_job(needs_a_dependency, name="Transcribing song")
+    qtbot.waitUntil(lambda: bool(visible_boxes(window, "vocalis-missing-model")), timeout=10000)
+    box = visible_boxes(window, "vocalis-missing-model")[0]
+    assert "hdemucs-high" in box.text() and "whisper-base" not in box.text()
+    box.findChild(QPushButton, "open-models").click()
+    assert window.findChild(ModelsDialog).selected_id() == "hdemucs-high"
+
+
 def test_an_offline_download_error_is_shown_once_in_words(qtbot, window, monkeypatch):
     import engine.models.download as download_module
 
