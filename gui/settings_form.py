@@ -104,12 +104,16 @@ class ChoiceList(QComboBox):
 
     def select_value(self, value: Any, text: str | None = None) -> None:
         """Show ``value``, adding it when the list lacks it (a folder, or an id no longer catalogued)."""
-        index = self.findData(value)
+        index = self.index_of(value)
         if index < 0:
             self.add_value(text or str(value), value)
-            index = self.findData(value)
+            index = self.index_of(value)
         self.setCurrentIndex(index)
         self._previous = index
+
+    def index_of(self, value: Any) -> int:
+        """Like ``findData``, for any Python value (a track object, say), compared in Python."""
+        return next((i for i in range(self.count()) if self.itemData(i) is value or self.itemData(i) == value), -1)
 
     def value(self) -> Any:
         return self.currentData()
@@ -141,8 +145,9 @@ def _model_list(task: str, value: str, browse: str | None) -> ChoiceList:
         rows.append((not state.startswith("not"), entry, state))
     for _ready, entry, state in sorted(rows, key=lambda row: not row[0]):
         combo.add_value(f"{entry.name} — {state}", entry.id, entry.description)
-    if browse:
-        combo.allow_path(browse if browse != "file-or-folder" else "folder", f"a {browse.split('-')[0]}…")
+    if browse:  # a model given as a path (a CTranslate2 folder for Whisper) rather than a catalog id
+        pick = "folder" if browse == "file-or-folder" else browse
+        combo.allow_path(pick, f"a {pick}…")
     combo.select_value(value, f"{Path(value).name} (folder)" if value not in store.catalog else value)
     return combo
 

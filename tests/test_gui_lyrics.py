@@ -278,6 +278,10 @@ def test_dialog_offers_the_other_open_tracks_as_vocals(window, qtbot):
     separator.setCurrentIndex(separator.findText("the track “lead vocals”"))
     assert dialog.stem_track is vocals
     assert dialog.form.settings().separator == "hdemucs"  # the setting stays; the track is used instead
+    again = TranscribeDialog(LyricsSettings(separator="hdemucs"), [vocals], window, stem_track=vocals)
+    qtbot.addWidget(again)
+    assert again.stem_track is vocals  # the next dialog remembers the vocal track
+    assert again.form.editor("separator").count() == len(choices)
     with pytest.raises(KeyError):
         dialog.form.editor("format")  # output files are not the panel's business
 
