@@ -56,7 +56,7 @@ def test_mirrors_the_tree_converts_and_reports_the_bad_file(tree, tmp_path):
 
     assert report.counts == {"ok": 4, "failed": 1, "skipped": 0}
     assert [f["input"] for f in report.failures] == ["broken.wav"]
-    assert "broken.wav" in report.failures[0]["error"] and "not a readable audio file" in report.failures[0]["error"]
+    assert "broken.wav" in report.failures[0]["error"] and "is not audio" in report.failures[0]["error"]
     for name in ("a.flac", "b.flac", "vocals/c.flac", "vocals/deep/d.flac"):
         info = sf.info(out / name)
         assert (info.samplerate, info.channels, info.frames) == (16000, 1, 8000)

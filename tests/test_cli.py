@@ -81,7 +81,7 @@ def test_some_failed_inputs_exit_1_and_name_each_file(capsys, song, tmp_path):
     assert code == 1
     files = json.loads(stdout)["files"]
     assert [f["status"] for f in files] == ["ok", "failed", "failed"]
-    assert str(broken) in files[1]["error"] and "not a readable audio file" in files[1]["error"]
+    assert str(broken) in files[1]["error"] and "is not audio" in files[1]["error"]
     assert files[2]["error"] == f"{missing}: no such file"
 
 
