@@ -40,14 +40,16 @@ class StemsSettings:
     stems: str = option("4", "4: vocals, drums, bass and other; 2: vocals and accompaniment (everything "
                              "but the vocals)", choices=tuple(STEM_SETS), label="Stems")
     model: str = option(DEFAULT_MODEL, "music separation model (catalog id)",
-                        choices=[e.id for e in default_catalog().for_task("music-separate")])
+                        choices=[e.id for e in default_catalog().for_task("music-separate")], kind="model",
+                        model_task="music-separate")
     checkpoint: str = option("", "use this Hybrid Demucs checkpoint file (torchaudio's state dict layout) "
-                                 "instead of the installed model", label="Checkpoint file")
+                                 "instead of the installed model", label="Checkpoint file", advanced=True,
+                             browse="file")
     format: str = option("wav", "output file format: wav (32-bit float) or flac (24-bit)", choices=tuple(FORMATS))
     segment: float = option(10.0, "seconds of audio the model sees at once; memory grows with it",
-                            minimum=1.0, maximum=60.0, label="Segment (s)")
+                            minimum=1.0, maximum=60.0, label="Segment (s)", advanced=True)
     overlap: float = option(1.0, "seconds shared by consecutive segments (crossfaded)", minimum=0.0,
-                            maximum=10.0, label="Overlap (s)")
+                            maximum=10.0, label="Overlap (s)", advanced=True)
     device: str = option("auto", "where the model runs", choices=devices.DEVICE_CHOICES)
 
     def __post_init__(self) -> None:
