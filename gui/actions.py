@@ -110,7 +110,7 @@ class WindowActions:
         menu.addAction(self._action("&Resample…", window.edit_resample))
         menu.addSeparator()
         menu.addAction(self._action("Select &All", self._select_all, QKeySequence.StandardKey.SelectAll))
-        menu.addAction(self._action("Select &None", window.tracks.selection.clear, "Escape"))
+        menu.addAction(self._action("Select &None", window.track_area.selection.clear, "Escape"))
         menu.addSeparator()
         self.preferences = self._action("&Preferences…", window.show_preferences, QKeySequence.StandardKey.Preferences)
         menu.addAction(self.preferences)
@@ -118,10 +118,10 @@ class WindowActions:
     def _select_all(self) -> None:
         track = self.window.current_track()
         if track is not None:
-            self.window.tracks.selection.set(0.0, track.clip.duration)
+            self.window.track_area.selection.set(0.0, track.clip.duration)
 
     def _build_view(self) -> None:
-        axis, menu = self.window.tracks.axis, self.view_menu
+        axis, menu = self.window.track_area.axis, self.view_menu
         menu.addAction(self._action("Zoom &In", partial(axis.zoom, ZOOM_STEP), QKeySequence.StandardKey.ZoomIn))
         menu.addAction(self._action("Zoom &Out", partial(axis.zoom, 1 / ZOOM_STEP), QKeySequence.StandardKey.ZoomOut))
         menu.addAction(self._action("&Fit All", axis.fit_all, "Ctrl+0"))
@@ -131,7 +131,7 @@ class WindowActions:
     def _zoom_to_selection(self) -> None:
         selection = self.window.current_selection()
         if selection is not None:
-            self.window.tracks.axis.set_range(*selection)
+            self.window.track_area.axis.set_range(*selection)
 
     def _build_transport(self) -> None:
         window, menu = self.window, self.transport_menu

@@ -50,14 +50,14 @@ class MainWindow(QMainWindow):
         self.undo_stack = QUndoStack(self)
         self._panels: list[QDockWidget] = []
         self.jobs = JobRunner(self)
-        self.tracks = TrackArea()
+        self.track_area = TrackArea()
         self.transport = TransportBar()
         self.playback = PlaybackController(self._load_audio_settings(), self)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.tracks, 1)
+        layout.addWidget(self.track_area, 1)
         layout.addWidget(self.transport)
         self.setCentralWidget(central)
         self.job_status = JobStatusWidget(self.jobs)
@@ -68,17 +68,17 @@ class MainWindow(QMainWindow):
         self._restore_window_state()
         problems = install_all(self)
         if problems:
-            self.statusBar().showMessage("Some task panels are unavailable: " + "; ".join(problems), 10000)
+            self.show_message("Some task panels are unavailable: " + "; ".join(problems), 10000)
 
     def _connect(self) -> None:
         self.jobs.failed.connect(lambda job: self.report_error(f"{job.name} failed", job.error_message))
-        self.jobs.cancelled.connect(lambda job: self.statusBar().showMessage(f"{job.name}: cancelled", 5000))
-        self.tracks.close_requested.connect(self.close_track)
-        self.tracks.seek_requested.connect(self.seek)
-        self.tracks.current_changed.connect(self._update_title)
-        self.tracks.selection.selectionChanged.connect(self._show_time)
-        self.tracks.axis.cursorChanged.connect(self._show_time)
-        self.tracks.selection.selectionChanged.connect(self._selection_changed)
+        self.jobs.cancelled.connect(lambda job: self.show_message(f"{job.name}: cancelled"))
+        self.track_area.close_requested.connect(self.close_track)
+        self.track_area.seek_requested.connect(self.seek)
+        self.track_area.current_changed.connect(self._update_title)
+        self.track_area.selection.selectionChanged.connect(self._show_time)
+        self.track_area.axis.cursorChanged.connect(self._show_time)
+        self.track_area.selection.selectionChanged.connect(self._selection_changed)
         self.transport.play_pause_clicked.connect(self.toggle_play)
         self.transport.stop_clicked.connect(self.stop)
         self.transport.record_clicked.connect(self.toggle_record)
@@ -88,7 +88,7 @@ class MainWindow(QMainWindow):
         self.playback.level_changed.connect(self.transport.meter.set_level)
         self.undo_stack.cleanChanged.connect(self._update_title)
         # Crops, deletes and resamples change lengths, in either direction on undo/redo.
-        self.undo_stack.indexChanged.connect(lambda _index: self.tracks.refresh_duration())
+        self.undo_stack.indexChanged.connect(lambda _index: self.track_area.refresh_duration())
 
     # --- the task-panel API (docs/architecture.md) ----------------------------------------------------
     def add_task_action(self, action: QAction) -> None:
@@ -113,11 +113,15 @@ class MainWindow(QMainWindow):
         dock.raise_()
         return dock
 
+    def tracks(self) -> list[TrackView]:
+        """The open tracks, top to bottom (a copy: closing or adding one does not change it)."""
+        return list(self.track_area.tracks)
+
     def current_track(self) -> TrackView | None:
-        return self.tracks.current
+        return self.track_area.current
 
     def current_selection(self) -> tuple[float, float] | None:
-        return self.tracks.selection.range
+        return self.track_area.selection.range
 
     def selected_clip(self) -> Clip | None:
         """The current track's clip cropped to the selection, or the whole clip; None without tracks."""
@@ -130,15 +134,21 @@ class MainWindow(QMainWindow):
         return crop_seconds(track.clip, selection[0], min(selection[1], track.clip.duration))
 
     def add_track(self, clip: Clip) -> TrackView:
-        track = self.tracks.add_track(clip)
+        track = self.track_area.add_track(clip)
         self._update_title()
         return track
 
     def run_job(self, fn: Callable[..., Any], *args: Any, name: str = "",
-                on_result: Callable[[Any], None] | None = None, **kwargs: Any) -> Job:
+                on_result: Callable[[Any], None] | None = None, owner: QWidget | None = None,
+                **kwargs: Any) -> Job:
         """Run engine work off the UI thread: progress, ETA and Cancel in the status bar, failures in an
-        error dialog, ``on_result(result)`` on the UI thread."""
-        return self.jobs.run(fn, *args, name=name, on_result=on_result, **kwargs)
+        error dialog, ``on_result(result)`` on the UI thread, skipped if ``owner`` (the panel or dialog
+        that asked) has been deleted by then."""
+        return self.jobs.run(fn, *args, name=name, on_result=on_result, owner=owner, **kwargs)
+
+    def show_message(self, text: str, timeout_ms: int = 5000) -> None:
+        """A short note in the status bar (a finished task's outcome), gone after ``timeout_ms``."""
+        self.statusBar().showMessage(text, timeout_ms)
 
     def seek(self, seconds: float) -> None:
         """Move the play head (and playback, if playing) to ``seconds``."""
@@ -167,7 +177,7 @@ class MainWindow(QMainWindow):
         path = Path(path)
         return self.run_job(plain_task(io.save, f"Exporting {path.name}"), clip, path, subtype=subtype,
                             name=f"Exporting {path.name}",
-                            on_result=lambda written: self.statusBar().showMessage(f"Exported {written}", 5000))
+                            on_result=lambda written: self.show_message(f"Exported {written}"))
 
     def ask_export(self, selection_only: bool = False) -> None:
         track = self.current_track()
@@ -197,7 +207,7 @@ class MainWindow(QMainWindow):
             self.stop()
         # Undo entries refer to the track's widget; they cannot outlive it.
         self.undo_stack.clear()
-        self.tracks.remove_track(track)
+        self.track_area.remove_track(track)
         self._update_title()
 
     def recent_files(self) -> list[str]:
@@ -223,12 +233,12 @@ class MainWindow(QMainWindow):
                             on_result=lambda after: self._push_edit(track, before, after, label))
 
     def _push_edit(self, track: TrackView, before: Clip, after: Clip, label: str) -> None:
-        if track not in self.tracks.tracks or track.clip is not before:
+        if track not in self.tracks() or track.clip is not before:
             self.report_error(label, "The track changed while the edit ran; nothing was applied.")
             return
         self.undo_stack.push(ClipEditCommand(track, before, after, label))
         if after.duration != before.duration:
-            self.tracks.selection.clear()  # the selected times no longer mean the same audio
+            self.track_area.selection.clear()  # the selected times no longer mean the same audio
 
     def edit_gain(self) -> None:
         db = dialogs.ask_float(self, "Gain", "Gain in dB:", 0.0, -60.0, 60.0)
@@ -277,7 +287,7 @@ class MainWindow(QMainWindow):
         selection = self.current_selection()
         loop = self.transport.loop_button.isChecked() and selection is not None
         if start_s is None:
-            cursor = self.tracks.axis.cursor_s
+            cursor = self.track_area.axis.cursor_s
             start_s = selection[0] if selection is not None else (cursor if cursor < track.clip.duration else 0.0)
         end_s = selection[1] if selection is not None and start_s < selection[1] else None
         try:
@@ -291,7 +301,7 @@ class MainWindow(QMainWindow):
     def toggle_record(self) -> None:
         try:
             if self.playback.recording:
-                count = sum(1 for t in self.tracks.tracks if t.clip.name.startswith("Recording"))
+                count = sum(1 for t in self.tracks() if t.clip.name.startswith("Recording"))
                 clip = self.playback.stop_recording(f"Recording {count + 1}")
                 if clip.frames:
                     self.add_track(clip)
@@ -304,13 +314,13 @@ class MainWindow(QMainWindow):
 
     def go_to_start(self) -> None:
         self.seek(0.0)
-        self.tracks.axis.ensure_visible(0.0)
+        self.track_area.axis.ensure_visible(0.0)
 
     def go_to_end(self) -> None:
         track = self.current_track()
-        end = track.clip.duration if track is not None else self.tracks.axis.duration_s
+        end = track.clip.duration if track is not None else self.track_area.axis.duration_s
         self.seek(end)
-        self.tracks.axis.ensure_visible(end)
+        self.track_area.axis.ensure_visible(end)
 
     def _loop_toggled(self, enabled: bool) -> None:
         selection = self.current_selection()
@@ -326,7 +336,7 @@ class MainWindow(QMainWindow):
         if track is not None:
             track.set_cursor(seconds)
         else:
-            self.tracks.axis.set_cursor(seconds)
+            self.track_area.axis.set_cursor(seconds)
         self.position_changed.emit(seconds)
 
     def _playback_state_changed(self) -> None:
@@ -335,7 +345,7 @@ class MainWindow(QMainWindow):
             self.transport.meter.set_level(-120.0, -120.0)
 
     def _show_time(self, *_args) -> None:
-        self.transport.show_time(self.tracks.axis.cursor_s, self.current_selection())
+        self.transport.show_time(self.track_area.axis.cursor_s, self.current_selection())
 
     # --- errors, settings, window state ---------------------------------------------------------------------
     def report_error(self, title: str, message: str) -> QMessageBox:

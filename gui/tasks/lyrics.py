@@ -71,7 +71,7 @@ class LyricsTask(QObject):
 
     # --- transcription ---------------------------------------------------------------------------------
     def ask_and_transcribe(self) -> Job | None:
-        others = [track for track in self.window.tracks.tracks if track is not self.window.current_track()]
+        others = [track for track in self.window.tracks() if track is not self.window.current_track()]
         dialog = TranscribeDialog(self.settings, others, self.window)
         settings = dialog.ask(self.window)
         if settings is None:
@@ -104,6 +104,7 @@ class LyricsTask(QObject):
             self.panel.vocals_button.setEnabled(separated)
             return self.window.run_job(transcribe_lyrics, clip, settings, vocals=vocals,
                                        line_timings=self._panel_line_timings(settings, span), name=name,
+                                       owner=self.panel,
                                        on_result=lambda lyrics: self._show_result(track, lyrics, span,
                                                                                   replace_selection))
 
@@ -118,6 +119,7 @@ class LyricsTask(QObject):
             return transcribe_with(None, separated=False)
         return self.window.run_job(separators.separate_vocals, settings.separator, clip,
                                    name=f"Separating the vocals of {clip.name or 'the track'}",
+                                   owner=self.panel,
                                    on_result=lambda vocals: transcribe_with(self._aligned(vocals, settings, span),
                                                                             separated=True))
 
@@ -144,7 +146,7 @@ class LyricsTask(QObject):
             self.panel.replace_range(span[0], span[1], lines)
         else:
             self.panel.set_lyrics(replace(lyrics, lines=lines))
-        self.window.statusBar().showMessage(f"{len(lines)} lyric lines ({lyrics.method}, {lyrics.language})", 5000)
+        self.window.show_message(f"{len(lines)} lyric lines ({lyrics.method}, {lyrics.language})")
 
     # --- panel requests --------------------------------------------------------------------------------
     def _show_regions(self, lines: list[LyricLine]) -> None:
