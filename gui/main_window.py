@@ -8,9 +8,9 @@ import logging
 from pathlib import Path
 from typing import Any, Callable
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from engine import __version__, paths
 from engine.audio import io
@@ -18,7 +18,9 @@ from engine.audio.clip import Clip
 from engine.audio.dsp import crop_seconds
 from engine.errors import VocalisError
 from engine.jobs import Job
+from engine import project
 from gui import dialogs, edits
+from gui import project as project_ui
 from gui.actions import WindowActions
 from gui.jobs import JobRunner, JobStatusWidget, plain_task
 from gui.tasks import install_all
@@ -36,6 +38,16 @@ PANEL_HEIGHT = 240
 def app_settings() -> QSettings:
     """Settings in an INI file in Vocalis's config folder (so VOCALIS_HOME isolates them, e.g. in tests)."""
     return QSettings(str(paths.config_dir() / "vocalis.ini"), QSettings.Format.IniFormat)
+
+
+class _busy_cursor:
+    """A wait cursor around a short synchronous write (saving while the window is being closed)."""
+
+    def __enter__(self) -> None:
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+
+    def __exit__(self, *exc_info) -> None:
+        QApplication.restoreOverrideCursor()
 
 
 class MainWindow(QMainWindow):
@@ -64,6 +76,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.job_status)
         self.actions = WindowActions(self)
         self._connect()
+        self._init_work_safety()
         self.resize(1200, 800)
         self._restore_window_state()
         problems = install_all(self)
@@ -86,7 +99,7 @@ class MainWindow(QMainWindow):
         self.playback.position_changed.connect(self._playback_moved)
         self.playback.state_changed.connect(self._playback_state_changed)
         self.playback.level_changed.connect(self.transport.meter.set_level)
-        self.undo_stack.cleanChanged.connect(self._update_title)
+        self.undo_stack.indexChanged.connect(self._update_title)
         # Crops, deletes and resamples change lengths, in either direction on undo/redo.
         self.undo_stack.indexChanged.connect(lambda _index: self.track_area.refresh_duration())
 
@@ -165,7 +178,7 @@ class MainWindow(QMainWindow):
         """Load ``path`` as a new track in a job, so a long file never freezes the window."""
         path = Path(path)
         self._remember_recent(path)
-        return self.run_job(io.load, path, name=f"Opening {path.name}", on_result=self.add_track)
+        return self.run_job(io.load, path, name=f"Opening {path.name}", on_result=self._add_opened_track)
 
     def export_clip(self, path: str | Path, subtype: str | None = None, selection_only: bool = False) -> Job | None:
         """Write the current track (or its selection) to ``path`` in a job; None without a track."""
@@ -199,16 +212,18 @@ class MainWindow(QMainWindow):
             self.settings.setValue("last_folder", str(Path(chosen[0]).parent))
             self.open_files(chosen)
 
-    def close_track(self, track: TrackView | None = None) -> None:
+    def close_track(self, track: TrackView | None = None) -> bool:
+        """Close ``track`` (or the current one) after asking to save it if it has unsaved changes; an
+        undoable step that keeps every track's undo history. False if the user cancelled."""
         track = track or self.current_track()
         if track is None:
-            return
+            return False
+        if self.is_modified(track) and not self._settle_unsaved([track], f"Close {track.clip.name or 'track'}"):
+            return False
         if self.playback.playing:
             self.stop()
-        # Undo entries refer to the track's widget; they cannot outlive it.
-        self.undo_stack.clear()
-        self.track_area.remove_track(track)
-        self._update_title()
+        self.undo_stack.push(project_ui.CloseTrackCommand(self.track_area, track, self._update_title))
+        return True
 
     def recent_files(self) -> list[str]:
         # type=list: an INI file cannot tell a one-item list from a string.
@@ -407,18 +422,212 @@ class MainWindow(QMainWindow):
     def _update_title(self, *_args) -> None:
         track = self.current_track()
         name = track.clip.name if track is not None else ""
-        modified = "" if self.undo_stack.isClean() else " •"
+        modified = " •" if self.unsaved_tracks() else ""
         self.setWindowTitle(f"{name}{modified} — Vocalis" if name else "Vocalis")
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.playback.stop()
         if self.playback.recording:
-            self.playback.stop_recording("discarded")
+            self.toggle_record()  # a recording in progress becomes a track, and is asked about below
+        if not self._settle_unsaved(self.unsaved_tracks(), "Quit Vocalis"):
+            event.ignore()
+            return
         self.jobs.cancel_all()
+        self.autosaver.close()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.sync()
         super().closeEvent(event)
+
+    # --- never lose work: unsaved tracks, projects, autosave, recovery ------------------------------------------
+    def _init_work_safety(self) -> None:
+        self._saved_clips: dict[TrackView, Clip] = {}  # the clip each track's file (or the project) holds
+        self._track_state: dict[str, tuple[Callable[[TrackView], Any], Callable[[TrackView, Any], None]]] = {}
+        self.project_path: Path | None = None
+        interval = int(self.settings.value("autosave/interval_ms", project_ui.AUTOSAVE_INTERVAL_MS))
+        self.autosaver = project_ui.Autosaver(self.project_state, self._session_signature, interval, self)
+        menu = self.actions.file_menu
+        first = menu.actions()[0] if menu.actions() else None
+        for text, slot, shortcut in (("Open &Project…", self.ask_open_project, "Ctrl+Shift+O"),
+                                     ("Save P&roject", self.save_project_or_ask, "Ctrl+Alt+S"),
+                                     ("Save Project &As…", self.ask_save_project, None)):
+            action = QAction(text, self)
+            if shortcut:
+                action.setShortcut(shortcut)
+            action.triggered.connect(slot)
+            menu.insertAction(first, action)
+        if first is not None:
+            menu.insertSeparator(first)
+
+    def register_track_state(self, key: str, save: Callable[[TrackView], Any],
+                             restore: Callable[[TrackView, Any], None]) -> None:
+        """Let a task panel keep its per-track state (JSON-able, e.g. lyric lines) in projects and
+        autosaves: ``save(track)`` gives it (None for nothing), ``restore(track, value)`` puts it back."""
+        self._track_state[key] = (save, restore)
+
+    def is_modified(self, track: TrackView) -> bool:
+        """True if ``track`` is not saved anywhere as it is now (an edit since opening, a recording, a
+        separated or generated track)."""
+        return self._saved_clips.get(track) is not track.clip
+
+    def unsaved_tracks(self) -> list[TrackView]:
+        return [track for track in self.tracks() if self.is_modified(track)]
+
+    def _add_opened_track(self, clip: Clip) -> TrackView:
+        track = self.add_track(clip)
+        self._saved_clips[track] = clip
+        self._update_title()
+        return track
+
+    def _settle_unsaved(self, tracks: list[TrackView], title: str) -> bool:
+        """Ask Save / Discard / Cancel about unsaved work; True when it may go (saved or discarded). In a
+        project, one question covers the project; otherwise each track is asked about in turn."""
+        if not tracks:
+            return True
+        if self.project_path is not None:
+            answer = project_ui.ask_save_discard_cancel(
+                self, title, f"Save the changes to the project {self.project_path.name}?")
+            return answer is project_ui.Answer.DISCARD or (
+                answer is project_ui.Answer.SAVE and self.save_project(self.project_path))
+        for track in tracks:
+            name = track.clip.name or "untitled"
+            what = "has unsaved changes" if track in self._saved_clips else "has never been saved"
+            answer = project_ui.ask_save_discard_cancel(self, title, f"The track “{name}” {what}. Save it?")
+            if answer is project_ui.Answer.CANCEL or (answer is project_ui.Answer.SAVE and not self.save_track(track)):
+                return False
+        return True
+
+    def save_track(self, track: TrackView) -> bool:
+        """Ask where to save ``track`` (its own file suggested) and write it now; False if cancelled or
+        failed."""
+        folder = Path(self.settings.value("last_folder", str(Path.home())))
+        suggested = track.clip.source if track.clip.source else folder / f"{track.clip.name or 'untitled'}.wav"
+        chosen = dialogs.ask_export_path(self, Path(suggested))
+        if chosen is None:
+            return False
+        path, subtype = chosen
+        try:
+            with _busy_cursor():
+                io.save(track.clip, path, subtype=subtype)
+        except VocalisError as exc:
+            self.report_error("Save track", str(exc))
+            return False
+        self._saved_clips[track] = track.clip
+        self._update_title()
+        return True
+
+    def project_state(self) -> project.ProjectState:
+        """The session as a value: tracks (clips are immutable, so this is cheap), regions, panel state
+        and the view."""
+        tracks = []
+        for track in self.tracks():
+            extras = {}
+            for key, (save, _restore) in self._track_state.items():
+                value = save(track)
+                if value is not None:
+                    extras[key] = value
+            tracks.append(project.TrackState(track.clip, list(track.waveform.regions), extras))
+        current = self.current_track()
+        axis = self.track_area.axis
+        return project.ProjectState(
+            tracks, self.tracks().index(current) if current is not None else None,
+            {"start_s": axis.start_s, "end_s": axis.end_s, "cursor_s": axis.cursor_s,
+             "selection": list(self.current_selection()) if self.current_selection() else None})
+
+    def _session_signature(self) -> object:
+        """What an autosave must capture; a snapshot is written only when it changes."""
+        state = self.project_state()
+        return ([(id(t.clip), t.regions, repr(t.extras)) for t in state.tracks], state.current, repr(state.view))
+
+    def restore_project(self, state: project.ProjectState, saved: bool) -> None:
+        """Add the tracks of ``state`` and restore its view; ``saved`` marks them as saved (a project
+        file) rather than unsaved (a recovered autosave)."""
+        added = []
+        for entry in state.tracks:
+            track = self.add_track(entry.clip)
+            if entry.regions:
+                track.add_regions(entry.regions)
+            for key, value in entry.extras.items():
+                if key in self._track_state:
+                    self._track_state[key][1](track, value)
+            if saved:
+                self._saved_clips[track] = entry.clip
+            added.append(track)
+        if state.current is not None and 0 <= state.current < len(added):
+            self.track_area.set_current(added[state.current])
+        view = state.view
+        if "start_s" in view and "end_s" in view and view["end_s"] > view["start_s"]:
+            self.track_area.axis.set_range(view["start_s"], view["end_s"])
+        if view.get("cursor_s") is not None:
+            self.track_area.axis.set_cursor(view["cursor_s"])
+        if view.get("selection"):
+            self.track_area.selection.set(*view["selection"])
+        self._update_title()
+
+    def open_project(self, path: str | Path) -> Job:
+        """Read a project in a job and add its tracks; the window then saves to it."""
+        path = Path(path)
+
+        def opened(state: project.ProjectState) -> None:
+            self.restore_project(state, saved=True)
+            self.project_path = path
+
+        return self.run_job(project.load_project, path, name=f"Opening {path.name}", on_result=opened)
+
+    def save_project(self, path: str | Path) -> bool:
+        """Write the session to ``path`` now (the quit prompt needs it done before the window goes)."""
+        path = Path(path)
+        state = self.project_state()
+        try:
+            with _busy_cursor():
+                project.save_project(state, path)
+        except VocalisError as exc:
+            self.report_error("Save project", str(exc))
+            return False
+        self.project_path = path
+        for track, entry in zip(self.tracks(), state.tracks):
+            self._saved_clips[track] = entry.clip
+        self._update_title()
+        self.show_message(f"Saved {path}")
+        return True
+
+    def save_project_or_ask(self) -> bool:
+        return self.save_project(self.project_path) if self.project_path else self.ask_save_project()
+
+    def ask_save_project(self) -> bool:
+        folder = Path(self.settings.value("last_folder", str(Path.home())))
+        current = self.current_track()
+        name = (self.project_path.stem if self.project_path else None) or (current.clip.name if current else "") or "project"
+        path = project_ui.ask_project_to_save(self, folder / f"{name}{project.SUFFIX}")
+        return path is not None and self.save_project(path)
+
+    def ask_open_project(self) -> None:
+        path = project_ui.ask_project_to_open(self, str(self.settings.value("last_folder", str(Path.home()))))
+        if path is not None:
+            self.open_project(path)
+
+    def offer_recovery(self) -> int:
+        """After a crash or kill: offer each autosave left behind; recovered tracks come back unsaved.
+        Returns how many tracks were recovered."""
+        recovered = 0
+        for orphan in project.orphaned_sessions():
+            lock = orphan.claim()
+            if lock is None:
+                continue  # another starting Vocalis is offering it
+            try:
+                if project_ui.ask_recover(self, orphan):
+                    try:
+                        state = project.load_project(orphan.folder)
+                    except VocalisError as exc:
+                        self.report_error("Recover unsaved work", str(exc))
+                        continue
+                    self.restore_project(state, saved=False)
+                    recovered += len(state.tracks)
+                    self.autosaver.flush()  # the recovered work is safe again before the old copy goes
+            finally:
+                lock.release()
+            project.discard_orphan(orphan)
+        return recovered
 
     # --- drag and drop ---------------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
