@@ -121,11 +121,12 @@ def _write_audio(clip: Clip, path: Path) -> None:
 
 
 # --- project files ------------------------------------------------------------------------------------------
-def save_project(state: ProjectState, path: str | os.PathLike, progress: Progress = null_progress,
+def save_project(state: ProjectState, path: str | os.PathLike, progress: Progress | None = None,
                  cancel: CancelToken | None = None) -> Path:
     """Write ``state`` to the project file ``path`` atomically (the old file stays whole until the new one
     is complete)."""
     path = Path(path)
+    progress = progress or null_progress()
     names = [f"audio/{index + 1}.wav" for index in range(len(state.tracks))]
     with tempfile.TemporaryDirectory(prefix="vocalis-project-") as scratch, fileio.atomic_path(path) as temp:
         with zipfile.ZipFile(temp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
@@ -142,10 +143,11 @@ def save_project(state: ProjectState, path: str | os.PathLike, progress: Progres
     return path
 
 
-def load_project(path: str | os.PathLike, progress: Progress = null_progress,
+def load_project(path: str | os.PathLike, progress: Progress | None = None,
                  cancel: CancelToken | None = None) -> ProjectState:
     """Read a project file, or an autosave snapshot folder."""
     path = Path(path)
+    progress = progress or null_progress()
     if path.is_dir():
         manifest_path = path / MANIFEST
         if not manifest_path.is_file():
@@ -236,7 +238,7 @@ class AutosaveSession:
             raise OSError(f"cannot lock the autosave folder {self.folder}")
         self._written: list[tuple[Clip, str]] = []  # the clips of the last snapshot and their audio files
 
-    def write(self, state: ProjectState, progress: Progress = null_progress,
+    def write(self, state: ProjectState, progress: Progress | None = None,
               cancel: CancelToken | None = None) -> Path:
         names = []
         for track in state.tracks:
