@@ -19,7 +19,9 @@ from engine.audio import dsp, io
 from engine.audio.clip import Clip
 from gui import dialogs, edits
 from gui import project as project_ui
+from engine.tasks.lyrics import LyricLine, Word
 from gui.main_window import MainWindow
+from gui.tasks.lyrics import LyricsTask
 from tests.synth import tone
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -139,7 +141,10 @@ def test_project_round_trip(qtbot, window, song_path, tmp_path):
     opened = open_and_wait(qtbot, window, song_path)
     edit_and_wait(qtbot, window, edits.gain, "Gain", 9.0)  # above full scale: must come back exactly
     speaker = window.add_track(generated("Speaker 1", 0.7))
-    speaker.add_regions([(0.1, 0.3, "hello"), (0.4, 0.6, "world")])
+    lyrics = window.findChild(LyricsTask)
+    lyrics.track = speaker
+    lines = [LyricLine(0.1, 0.3, "hello", [Word(0.1, 0.3, "hello", 0.9)]), LyricLine(0.4, 0.6, "world")]
+    lyrics.panel.show_lines(lines)  # the lyrics task draws them as the track's regions
     window.track_area.set_current(opened)
     window.track_area.axis.set_range(0.2, 0.6)
     window.track_area.selection.set(0.25, 0.5)
@@ -157,6 +162,8 @@ def test_project_round_trip(qtbot, window, song_path, tmp_path):
         assert restored.clip.sample_rate == original.clip.sample_rate
         assert restored.clip.name == original.clip.name
     assert other.tracks()[1].waveform.regions == [(0.1, 0.3, "hello"), (0.4, 0.6, "world")]
+    other_lyrics = other.findChild(LyricsTask)
+    assert other_lyrics.panel.lines == lines and other_lyrics.track is other.tracks()[1]
     assert other.current_track() is other.tracks()[0]
     assert other.track_area.axis.start_s == pytest.approx(0.2)
     assert other.track_area.axis.end_s == pytest.approx(0.6)
@@ -191,7 +198,9 @@ DRIVER = r"""
 import sys
 from PySide6.QtCore import QTimer
 from gui.app import create_app
+from engine.tasks.lyrics import LyricLine, Word
 from gui.main_window import MainWindow
+from gui.tasks.lyrics import LyricsTask
 from gui import edits
 
 app = create_app()

@@ -4,7 +4,7 @@ line timings, separated vocals as a track). All engine work runs through ``windo
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import shiboken6
@@ -16,7 +16,7 @@ from engine.audio.clip import Clip
 from engine.audio.dsp import crop_seconds
 from engine.errors import VocalisError
 from engine.jobs import Job
-from engine.tasks.lyrics import LyricLine, Lyrics, LyricsSettings, Segmentation
+from engine.tasks.lyrics import LyricLine, Lyrics, LyricsSettings, Segmentation, Word
 from engine.tasks.lyrics import formats, separators
 from engine.tasks.lyrics.transcribe import transcribe_lyrics
 from gui.lyrics_panel import LyricsPanel
@@ -68,6 +68,7 @@ class LyricsTask(QObject):
         self.panel.retranscribeRequested.connect(self.retranscribe_selection)
         self.panel.importTimingsRequested.connect(self.ask_import_timings)
         self.panel.addVocalsRequested.connect(self.add_vocals_track)
+        window.register_track_state("lyrics", self._lines_of, self._restore_lines)
 
     # --- transcription ---------------------------------------------------------------------------------
     def ask_and_transcribe(self) -> Job | None:
@@ -147,6 +148,17 @@ class LyricsTask(QObject):
         else:
             self.panel.set_lyrics(replace(lyrics, lines=lines))
         self.window.show_message(f"{len(lines)} lyric lines ({lyrics.method}, {lyrics.language})")
+
+    # --- projects and autosave (window.register_track_state) ---------------------------------------------
+    def _lines_of(self, track) -> list[dict] | None:
+        if track is not self.track or not self.panel.lines:
+            return None
+        return [asdict(line) for line in self.panel.lines]
+
+    def _restore_lines(self, track, lines: list[dict]) -> None:
+        self.track = track
+        self.panel.show_lines([LyricLine(line["start"], line["end"], line["text"],
+                                         [Word(**word) for word in line.get("words", [])]) for line in lines])
 
     # --- panel requests --------------------------------------------------------------------------------
     def _show_regions(self, lines: list[LyricLine]) -> None:
