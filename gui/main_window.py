@@ -313,19 +313,36 @@ class MainWindow(QMainWindow):
     def stop(self) -> None:
         self.playback.stop()
 
-    def toggle_record(self) -> None:
+    def toggle_record(self, _checked: bool = False, wait: bool = False) -> None:
+        """Start recording, or end it: the take becomes a new track once its last samples have arrived
+        (on a worker thread, so the window never freezes; ``wait`` does it now, for quitting)."""
         try:
-            if self.playback.recording:
-                count = sum(1 for t in self.tracks() if t.clip.name.startswith("Recording"))
-                clip = self.playback.stop_recording(f"Recording {count + 1}")
-                if clip.frames:
-                    self.add_track(clip)
-                else:
-                    self.report_error("Recording", "Nothing was recorded: the input delivered no audio.")
-            else:
+            if not self.playback.recording:
                 self.playback.start_recording()
+                self.transport.show_recording_time(0.0)
+                return
+            count = sum(1 for t in self.tracks() if t.clip.name.startswith("Recording"))
+            name = f"Recording {count + 1}"
+            if wait:
+                recorder = self.playback.recorder
+                self._add_recording(self.playback.stop_recording(name), recorder)
+            else:
+                self._finishing_recording = self.playback.stop_recording_in_background(
+                    name, self._add_recording, lambda job: self.report_error("Recording failed", job.error_message))
         except VocalisError as exc:
             self.report_error("Recording failed", str(exc))
+
+    def _add_recording(self, clip: Clip, recorder) -> None:
+        if not clip.frames:
+            self.report_error("Recording", "Nothing was recorded: the input delivered no audio.")
+            return
+        self.add_track(clip)
+        if recorder.dropped_frames or recorder.overflows:
+            lost = recorder.dropped_frames / clip.sample_rate
+            self.report_error("Recording", f"The computer was too busy and the audio system lost input "
+                                           f"({recorder.overflows} overflow(s), {lost:.2f} s filled with "
+                                           "silence). The take was kept; try closing other programs.")
+        self._show_time()
 
     def go_to_start(self) -> None:
         self.seek(0.0)
@@ -343,7 +360,9 @@ class MainWindow(QMainWindow):
             self.playback.set_loop(*selection, enabled=enabled)
 
     def _playback_moved(self, seconds: float) -> None:
-        if not self.playback.recording:
+        if self.playback.recording:
+            self.transport.show_recording_time(seconds)
+        else:
             self._move_cursor(seconds)
 
     def _move_cursor(self, seconds: float) -> None:
@@ -370,7 +389,7 @@ class MainWindow(QMainWindow):
 
     def show_preferences(self) -> None:
         if self.playback.recording:
-            self.toggle_record()  # keep what was recorded; device changes need closed streams
+            self.toggle_record(wait=True)  # keep what was recorded; device changes need closed streams
         self.playback.stop()
         dialog = dialogs.PreferencesDialog(self.playback.settings, self)
         if dialog.exec():
@@ -428,7 +447,10 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.playback.stop()
         if self.playback.recording:
-            self.toggle_record()  # a recording in progress becomes a track, and is asked about below
+            self.toggle_record(wait=True)  # a recording in progress becomes a track, asked about below
+        finishing = getattr(self, "_finishing_recording", None)
+        if finishing is not None and finishing.wait(10):
+            QApplication.processEvents()  # deliver the take that was just stopped, so it is asked about too
         if not self._settle_unsaved(self.unsaved_tracks(), "Quit Vocalis"):
             event.ignore()
             return

@@ -140,9 +140,10 @@ def test_recording_in_the_window_becomes_a_new_track(qtbot):
         qtbot.waitUntil(lambda: window.playback.recorder.seconds > 1.0, timeout=6000)
         qtbot.waitUntil(lambda: window.transport.meter.rms_db > -20, timeout=2000)
         window.actions.record.trigger()
+        assert not window.playback.recording and not window.transport.meter.isVisible()
+        qtbot.waitUntil(lambda: window.current_track() is not None, timeout=5000)  # the last samples arrived
     finally:
         player.stop()
-    assert not window.playback.recording and not window.transport.meter.isVisible()
     track = window.current_track()
     assert track is not None and track.clip.name == "Recording 1"
     assert track.clip.sample_rate == 48000 and track.clip.channels == 1  # the preferences' defaults

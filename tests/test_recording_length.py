@@ -75,3 +75,38 @@ def test_a_recording_is_as_long_as_the_time_recorded_and_has_no_gap(tone_in_the_
     assert np.sqrt(np.mean(samples[: RATE // 100] ** 2)) > 0.3  # the tone from the first 10 ms on
     assert np.sqrt(np.mean(samples[-RATE // 100:] ** 2)) > 0.3  # … to the last 10 ms
     assert largest_phase_step(samples) < 0.05
+
+
+def test_recording_in_the_window_shows_elapsed_time_and_keeps_the_whole_take(qtbot, tone_in_the_sink):
+    from gui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    window.actions.record.trigger()
+    started = time.monotonic()
+    assert window.transport.meter.isVisible()
+    qtbot.waitUntil(lambda: window.playback.recorder.seconds > 1.0, timeout=10000)
+    qtbot.wait(100)
+    shown = window.transport.time_label.text()
+    assert shown.startswith("● Recording 0:00:01")  # elapsed time while recording
+    assert window.transport.meter.rms_db > -12  # the tone, at -9 dBFS RMS
+    window.actions.record.trigger()
+    recorded_for = time.monotonic() - started
+    qtbot.waitUntil(lambda: window.current_track() is not None, timeout=5000)
+    clip = window.current_track().clip
+    assert clip.name == "Recording 1"
+    assert abs(clip.duration - recorded_for) <= 0.05, (clip.duration, recorded_for)
+    assert largest_phase_step(clip.samples[0]) < 0.05
+
+
+def test_level_meter_has_a_db_scale(qtbot):
+    from gui.transport import METER_SCALE_DB, LevelMeter
+
+    meter = LevelMeter()
+    qtbot.addWidget(meter)
+    marks = meter.scale_marks()
+    assert [label for _x, label in marks] == [str(db) for db in METER_SCALE_DB]
+    xs = [x for x, _label in marks]
+    assert xs == sorted(xs) and xs[-1] == meter.width() - 1  # 0 dBFS at the right edge
+    assert xs[METER_SCALE_DB.index(-6)] == round(meter.width() * 54 / 60)  # linear in dB from -60
