@@ -20,6 +20,7 @@ from engine.errors import VocalisError
 from engine.jobs import Job
 from engine import project
 from gui import dialogs, edits
+from gui import help as help_ui
 from gui import project as project_ui
 from gui.actions import WindowActions
 from gui.jobs import JobRunner, JobStatusWidget, plain_task
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
         self.actions = WindowActions(self)
         self._connect()
         self._init_work_safety()
+        help_ui.install_help(self, before=self.actions.help_menu.actions()[0])
         self.resize(1200, 800)
         self._restore_window_state()
         problems = install_all(self)
