@@ -93,7 +93,11 @@ class Autosaver(QObject):
         super().__init__(parent)
         self._state = state
         self._signature = signature
-        self.session = project.AutosaveSession()
+        try:
+            self.session: project.AutosaveSession | None = project.AutosaveSession()
+        except OSError as exc:  # a read-only or full data folder must not keep the window from opening
+            log.error("autosave is off: %s", exc)
+            self.session = None
         self._written_signature: object = None
         self._job: Job | None = None
         self.timer = QTimer(self)
@@ -107,6 +111,8 @@ class Autosaver(QObject):
 
     def save_now(self) -> Job | None:
         """Start a snapshot if something changed and none is being written; the job, or None."""
+        if self.session is None:
+            return None
         signature = self._signature()
         if self._job is not None or signature == self._written_signature:
             return None
@@ -135,4 +141,5 @@ class Autosaver(QObject):
         self.timer.stop()
         if self._job is not None:
             self._job.wait(30)
-        self.session.close()
+        if self.session is not None:
+            self.session.close()
