@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from pathlib import Path
 from typing import Any, Callable
@@ -466,6 +467,7 @@ class MainWindow(QMainWindow):
     # --- never lose work: unsaved tracks, projects, autosave, recovery ------------------------------------------
     def _init_work_safety(self) -> None:
         self._saved_clips: dict[TrackView, Clip] = {}  # the clip each track's file (or the project) holds
+        self._saved_extras: dict[TrackView, str] = {}  # its panel state (lyrics) as last saved, as JSON
         self._track_state: dict[str, tuple[Callable[[TrackView], Any], Callable[[TrackView, Any], None]]] = {}
         self.project_path: Path | None = None
         interval = int(self.settings.value("autosave/interval_ms", project_ui.AUTOSAVE_INTERVAL_MS))
@@ -491,15 +493,32 @@ class MainWindow(QMainWindow):
 
     def is_modified(self, track: TrackView) -> bool:
         """True if ``track`` is not saved anywhere as it is now (an edit since opening, a recording, a
-        separated or generated track)."""
-        return self._saved_clips.get(track) is not track.clip
+        separated or generated track, lyrics not yet in a project)."""
+        return self._saved_clips.get(track) is not track.clip or self._extras_unsaved(track)
 
     def unsaved_tracks(self) -> list[TrackView]:
         return [track for track in self.tracks() if self.is_modified(track)]
 
+    def _track_extras(self, track: TrackView) -> dict[str, Any]:
+        extras = {}
+        for key, (save, _restore) in self._track_state.items():
+            value = save(track)
+            if value is not None:
+                extras[key] = value
+        return extras
+
+    def _extras_unsaved(self, track: TrackView) -> bool:
+        return json.dumps(self._track_extras(track), sort_keys=True) != self._saved_extras.get(track, "{}")
+
+    def _mark_saved(self, track: TrackView, clip: Clip, extras: dict[str, Any] | None = None) -> None:
+        """``clip`` (and, if given, ``extras``) is what a file or the project now holds for ``track``."""
+        self._saved_clips[track] = clip
+        if extras is not None:
+            self._saved_extras[track] = json.dumps(extras, sort_keys=True)
+
     def _add_opened_track(self, clip: Clip) -> TrackView:
         track = self.add_track(clip)
-        self._saved_clips[track] = clip
+        self._mark_saved(track, clip)
         self._update_title()
         return track
 
@@ -515,9 +534,19 @@ class MainWindow(QMainWindow):
                 answer is project_ui.Answer.SAVE and self.save_project(self.project_path))
         for track in tracks:
             name = track.clip.name or "untitled"
-            what = "has unsaved changes" if track in self._saved_clips else "has never been saved"
-            answer = project_ui.ask_save_discard_cancel(self, title, f"The track “{name}” {what}. Save it?")
-            if answer is project_ui.Answer.CANCEL or (answer is project_ui.Answer.SAVE and not self.save_track(track)):
+            if self._extras_unsaved(track):
+                # Lyrics live in projects only: saving them saves the session, which covers every track.
+                answer = project_ui.ask_save_discard_cancel(
+                    self, title, f"The track “{name}” has lyrics that are not saved. Save the session as a "
+                                 "project?")
+                if answer is project_ui.Answer.SAVE:
+                    return self.ask_save_project()
+            else:
+                what = "has unsaved changes" if track in self._saved_clips else "has never been saved"
+                answer = project_ui.ask_save_discard_cancel(self, title, f"The track “{name}” {what}. Save it?")
+                if answer is project_ui.Answer.SAVE and not self.save_track(track):
+                    return False
+            if answer is project_ui.Answer.CANCEL:
                 return False
         return True
 
@@ -536,21 +565,15 @@ class MainWindow(QMainWindow):
         except VocalisError as exc:
             self.report_error("Save track", str(exc))
             return False
-        self._saved_clips[track] = track.clip
+        self._mark_saved(track, track.clip)
         self._update_title()
         return True
 
     def project_state(self) -> project.ProjectState:
         """The session as a value: tracks (clips are immutable, so this is cheap), regions, panel state
         and the view."""
-        tracks = []
-        for track in self.tracks():
-            extras = {}
-            for key, (save, _restore) in self._track_state.items():
-                value = save(track)
-                if value is not None:
-                    extras[key] = value
-            tracks.append(project.TrackState(track.clip, list(track.waveform.regions), extras))
+        tracks = [project.TrackState(track.clip, list(track.waveform.regions), self._track_extras(track))
+                  for track in self.tracks()]
         current = self.current_track()
         axis = self.track_area.axis
         return project.ProjectState(
@@ -575,7 +598,7 @@ class MainWindow(QMainWindow):
                 if key in self._track_state:
                     self._track_state[key][1](track, value)
             if saved:
-                self._saved_clips[track] = entry.clip
+                self._mark_saved(track, entry.clip, entry.extras)
             added.append(track)
         if state.current is not None and 0 <= state.current < len(added):
             self.track_area.set_current(added[state.current])
@@ -610,7 +633,7 @@ class MainWindow(QMainWindow):
             return False
         self.project_path = path
         for track, entry in zip(self.tracks(), state.tracks):
-            self._saved_clips[track] = entry.clip
+            self._mark_saved(track, entry.clip, entry.extras)
         self._update_title()
         self.show_message(f"Saved {path}")
         return True

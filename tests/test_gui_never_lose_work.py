@@ -262,3 +262,20 @@ def _autosaved(expected: np.ndarray) -> bool:
         if state.tracks and np.allclose(state.tracks[0].clip.samples, expected, atol=1e-6):
             return True
     return False
+
+
+def test_unsaved_lyrics_make_quit_offer_a_project(qtbot, window, song_path, tmp_path, answers, monkeypatch):
+    asked, queue = answers
+    track = open_and_wait(qtbot, window, song_path)
+    assert window.unsaved_tracks() == []
+    lyrics = window.findChild(LyricsTask)
+    lyrics.track = track
+    lyrics.panel.replace_lines([LyricLine(0.1, 0.5, "la la")], "Transcribe lyrics")
+    assert window.unsaved_tracks() == [track]  # the audio is saved, its lyrics are not
+    target = tmp_path / "with lyrics.vocalis"
+    monkeypatch.setattr(project_ui, "ask_project_to_save", lambda _parent, _suggested: target)
+    queue[:] = [project_ui.Answer.SAVE]
+    window.close()
+    assert not window.isVisible() and "lyrics" in asked[0]
+    [saved] = project.load_project(target).tracks
+    assert saved.extras["lyrics"][0]["text"] == "la la"
