@@ -3,23 +3,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
-from engine import __version__, paths
+from engine import __version__, paths, project
 from engine.audio import io
 from engine.audio.clip import Clip
 from engine.audio.dsp import crop_seconds
 from engine.errors import VocalisError
 from engine.jobs import Job
-from engine import project
 from gui import dialogs, edits
 from gui import help as help_ui
 from gui import project as project_ui
@@ -42,13 +42,13 @@ def app_settings() -> QSettings:
     return QSettings(str(paths.config_dir() / "vocalis.ini"), QSettings.Format.IniFormat)
 
 
-class _busy_cursor:
+@contextlib.contextmanager
+def _busy_cursor() -> Iterator[None]:
     """A wait cursor around a short synchronous write (saving while the window is being closed)."""
-
-    def __enter__(self) -> None:
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-
-    def __exit__(self, *exc_info) -> None:
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        yield
+    finally:
         QApplication.restoreOverrideCursor()
 
 
@@ -77,8 +77,8 @@ class MainWindow(QMainWindow):
         self.job_status = JobStatusWidget(self.jobs)
         self.statusBar().addPermanentWidget(self.job_status)
         self.actions = WindowActions(self)
-        self._connect()
         self._init_work_safety()
+        self._connect()
         help_ui.install_help(self, before=self.actions.help_menu.actions()[0])
         self.resize(1200, 800)
         self._restore_window_state()
