@@ -84,3 +84,21 @@ def test_playing_a_selection_of_the_mix_and_a_track_longer_than_the_current_one(
     window.track_area.selection.set(0.25, 0.75)
     window.toggle_play()
     assert FakePlayer.played[-1].range == (0.25, 0.75)
+
+
+def test_mute_solo_and_gain_are_kept_in_projects_and_count_as_changes(qtbot, window, tmp_path):
+    song = window.add_track(clip(0.5, RATE, name="song"))
+    vocals = window.add_track(clip(0.25, RATE, name="song vocals"))
+    path = tmp_path / "compare.vocalis"
+    assert window.save_project(path) and window.unsaved_tracks() == []
+    vocals.header.solo_button.click()
+    song.header.gain_box.setValue(-12.0)
+    assert set(window.unsaved_tracks()) == {song, vocals} and "•" in window.windowTitle()
+    assert window.save_project(path)
+
+    other = MainWindow()
+    qtbot.addWidget(other)
+    other.open_project(path)
+    qtbot.waitUntil(lambda: len(other.tracks()) == 2, timeout=10000)
+    assert [track.level for track in other.tracks()] == [TrackLevel(gain_db=-12.0), TrackLevel(solo=True)]
+    assert other.unsaved_tracks() == []

@@ -61,4 +61,4 @@ class ClipToTracksTask(QObject):
     def _add_tracks(self, clips: list[Clip]) -> None:
         for clip in clips:
             self.window.add_track(clip)
-        self.window.statusBar().showMessage(self.added.format(count=len(clips)), 5000)
+        self.window.show_message(self.added.format(count=len(clips)))
