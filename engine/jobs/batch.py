@@ -182,7 +182,7 @@ def plan(request: BatchRequest, task: FileTask, settings: Any) -> list[BatchItem
     items = []
     for path, relative in walk_inputs(request, task):
         stem = output_stem(request, Path(relative))
-        outputs = tuple(Path(p) for p in task.output_names(stem, settings))
+        outputs = tuple(Path(p) for p in task.expected_outputs(path, stem, settings))
         items.append(BatchItem(path, relative, stem, outputs, audio_duration(path)))
     return items
 
@@ -413,7 +413,7 @@ def run_files(task_name: str, inputs: Sequence[Path], output_dir: Path, settings
     items = []
     for path in map(Path, inputs):
         stem = output_dir / path.stem
-        items.append(BatchItem(path, str(path), stem, tuple(map(Path, task.output_names(stem, settings))),
+        items.append(BatchItem(path, str(path), stem, tuple(map(Path, task.expected_outputs(path, stem, settings))),
                                audio_duration(path)))
     results: dict[str, FileResult] = {}
     todo = []

@@ -40,6 +40,15 @@ class FileTask:
     # Name of the settings field holding the device ("cpu", "cuda", "auto", ...); batch serialises the
     # work of tasks that run on the same device. None for tasks that use no accelerator.
     device_field: str | None = None
+    # (input_path, output_stem, settings) -> list[Path], for tasks whose outputs depend on the input's
+    # content (a CSV of lines → one file per row); used instead of output_names when given.
+    outputs_for: Callable[[Path, Path, Any], list[Path]] | None = None
+
+    def expected_outputs(self, input_path: Path, output_stem: Path, settings: Any) -> list[Path]:
+        """Every file a complete run on ``input_path`` writes."""
+        if self.outputs_for is not None:
+            return self.outputs_for(input_path, output_stem, settings)
+        return self.output_names(output_stem, settings)
 
 
 _TASKS: dict[str, FileTask] = {}

@@ -57,3 +57,20 @@ def load_model(path: str | Path, config: LinaConfig | Mapping[str, Any] | str | 
     model = LinaModel(resolved)
     load_strict(model, tensors, source=path)
     return model.to(torch.device(device)).eval()
+
+
+# The sequence path (prompt prefill, voice learning) stays in fp32; the decoding step gets its own weight
+# format (``LinaModel.set_weight_format``: int8 on a CPU, bf16/fp16 on a GPU), chosen by the Speak task.
+HALF_PRECISION_OK = False
+TOKENIZER_TASK = "text-tokenizer"
+
+
+def load_installed(installed, device: torch.device, dtype: torch.dtype, **options: Any):
+    """The catalog's Lina pieces: the text tokenizer for an entry of task ``text-tokenizer`` (a
+    :class:`TextTokenizer`, device-free), else the model from the entry's first file (the checkpoint) in
+    eval mode on ``device``; its configuration comes from the checkpoint (see :func:`load_model`)."""
+    if installed.entry.task == TOKENIZER_TASK:
+        from engine.models.lina.tokenizer import TextTokenizer
+
+        return TextTokenizer(installed.path)
+    return load_model(installed.path, device=device).to(dtype)
