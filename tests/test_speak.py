@@ -171,3 +171,29 @@ def test_crossfade_joins_pieces_with_a_unity_sum():
     joined = join_with_crossfades([np.ones(100, np.float32), np.ones(50, np.float32)], 20)
     assert joined.size == 130
     np.testing.assert_allclose(joined, 1.0, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_prompt_without_transcript_is_transcribed_by_whisper(models, monkeypatch):
+    from tests.synth import speak as espeak
+
+    stop_after(monkeypatch, 5)
+    texts = []
+    real_generate = lina.generate
+
+    def spy(model, text_ids, **kwargs):
+        texts.append(text_ids.tolist())
+        return real_generate(model, text_ids, **kwargs)
+
+    monkeypatch.setattr(lina, "generate", spy)
+    audio = espeak("Good morning everyone, the weather is lovely today.", "en", sample_rate=16000)
+    clip = Clip(audio.reshape(1, -1), 16000, name="espeak")
+    assert 3.0 <= clip.duration <= 10.0
+    clips, _ = run("Thank you.", PromptVoice(clip), max_tokens=900)
+    from engine.models.lina import TextTokenizer
+    from tests.tiny_speech import LINA
+
+    tokenizer = TextTokenizer(LINA / "bpe256.json")
+    heard = "".join(tokenizer._tokenizer.decode(texts[0]).lower().split())  # BPE pieces, spaces dropped
+    assert "morning" in heard and heard.endswith("thankyou.")  # the transcript, then the text
+    assert clips[0].frames == 5 * HOP
