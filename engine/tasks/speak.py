@@ -20,8 +20,8 @@ max |Δlogit| of 0.21 and 99.2 % greedy-token agreement with fp32 over 500 steps
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -300,6 +300,23 @@ class _Prompt:
     codes: torch.Tensor  # [n_q, frames]
 
 
+_TRANSCRIPTS: dict[tuple, str] = {}  # Whisper's transcript of a voice clip, by (samples digest, rate, model)
+
+
+def _clip_transcript(clip: Clip, whisper_model: str, progress: Progress, cancel: CancelToken) -> str:
+    """What the voice clip says, by Whisper; remembered per clip content so a batch (or a CSV of lines)
+    with one voice clip transcribes it once."""
+    key = (hashlib.sha1(clip.samples.tobytes()).hexdigest(), clip.sample_rate, whisper_model)
+    if key not in _TRANSCRIPTS:
+        progress(0.0, "transcribing the voice clip")
+        transcript = " ".join(text for _, _, text in transcribe(clip, whisper_model, progress, cancel))
+        if not transcript:
+            raise BadInputError(clip.source, "Whisper heard no speech in the voice clip; type its transcript")
+        log.info("voice clip transcript (Whisper): %s", transcript)
+        _TRANSCRIPTS[key] = transcript
+    return _TRANSCRIPTS[key]
+
+
 def _prompt_of(voice: PromptVoice, models: SpeechModels, settings: SpeakSettings, progress: Progress,
                cancel: CancelToken) -> _Prompt:
     low, high = PROMPT_SECONDS
@@ -309,11 +326,7 @@ def _prompt_of(voice: PromptVoice, models: SpeechModels, settings: SpeakSettings
                                                f"clean speech (select part of the track)")
     transcript = voice.transcript.strip()
     if not transcript:
-        progress(0.0, "transcribing the voice clip")
-        transcript = " ".join(text for _, _, text in transcribe(voice.clip, settings.whisper_model, progress, cancel))
-        if not transcript:
-            raise BadInputError(voice.clip.source, "Whisper heard no speech in the voice clip; type its transcript")
-        log.info("voice clip transcript (Whisper): %s", transcript)
+        transcript = _clip_transcript(voice.clip, settings.whisper_model, progress, cancel)
     cancel.check()
     return _Prompt(normalize_text(transcript), encode(models.codec, voice.clip))
 
@@ -330,9 +343,7 @@ def speak(text: str, voice: Voice, settings: SpeakSettings, progress: Progress, 
     models = models or load_speech_models(settings.model, settings.device)
     models.lina.set_weight_format(decoding_format(settings.weight_format, models.device))
     tokenizer = models.tokenizer
-    missing = tokenizer.unsupported(text)
-    if missing:
-        tokenizer.encode(text)  # raises, naming the characters
+    tokenizer.encode(text)  # before any work: raises naming the characters the vocabulary lacks
     cancel.check()
 
     prompt: _Prompt | None = None
