@@ -506,5 +506,7 @@ TASK = registry.register(registry.FileTask(
     output_names=_variant_paths,
     input_extensions=TEXT_EXTENSIONS,
     device_field="device",
+    weight=registry.text_characters,  # a batch's progress and totals count characters to speak
+    weight_unit="chars",
     outputs_for=outputs_for,
 ))

@@ -1,12 +1,17 @@
 """Loading a Lina checkpoint: the released Lightning ``last.ckpt`` (weights under ``state_dict`` with a
 ``model.`` prefix, configuration under ``hyper_parameters``, optimizer state beside them) or a safetensors
-file of ``LinaModel.state_dict()``; read without running pickled code, loaded strictly."""
+file of ``LinaModel.state_dict()``; read without running pickled code, loaded strictly.
+
+:func:`load_installed` serves :mod:`engine.models.loading` for the family's two kinds of catalog entry: the
+model (task "tts"; it ``requires`` its codec and its tokenizer, loaded by their own ids) and the text
+tokenizer file (task "tokenizer"). The model stays fp32 on every device until its half-precision decoding
+is measured against the golden data."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TYPE_CHECKING
 
 import torch
 
@@ -14,7 +19,11 @@ from engine.errors import ModelLoadError
 from engine.models.checkpoint import load_strict
 from engine.models.lina.config import LinaConfig, from_hparams, infer_from_weights, read_config
 from engine.models.lina.model import LinaModel
+from engine.models.lina.tokenizer import TextTokenizer
 from engine.models.safe_pickle import load_checkpoint
+
+if TYPE_CHECKING:  # loaders get an InstalledModel; the family itself never imports the store
+    from engine.models.store import InstalledModel
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +68,12 @@ def load_model(path: str | Path, config: LinaConfig | Mapping[str, Any] | str | 
     return model.to(torch.device(device)).eval()
 
 
-# The sequence path (prompt prefill, voice learning) stays in fp32; the decoding step gets its own weight
-# format (``LinaModel.set_weight_format``: int8 on a CPU, bf16/fp16 on a GPU), chosen by the Speak task.
 HALF_PRECISION_OK = False
-TOKENIZER_TASK = "text-tokenizer"
+TOKENIZER_TASK = "tokenizer"
 
 
-def load_installed(installed, device: torch.device, dtype: torch.dtype, **options: Any):
-    """The catalog's Lina pieces: the text tokenizer for an entry of task ``text-tokenizer`` (a
-    :class:`TextTokenizer`, device-free), else the model from the entry's first file (the checkpoint) in
-    eval mode on ``device``; its configuration comes from the checkpoint (see :func:`load_model`)."""
+def load_installed(installed: InstalledModel, device: torch.device, dtype: torch.dtype) -> LinaModel | TextTokenizer:
+    """The Lina model of a "tts" entry, or the :class:`TextTokenizer` of a "tokenizer" entry."""
     if installed.entry.task == TOKENIZER_TASK:
-        from engine.models.lina.tokenizer import TextTokenizer
-
         return TextTokenizer(installed.path)
-    return load_model(installed.path, device=device).to(dtype)
+    return load_model(installed.path, device=device)
