@@ -147,3 +147,21 @@ def test_cli_speak_voice_and_batch_run_for_real(env, clips_folder, tiny_models_d
     assert again.returncode == 1
     assert {r["input"]: r["status"] for r in records[-3:]} == \
         {"broken.csv": "failed", "intro.txt": "skipped", "script.csv": "skipped"}
+
+
+@pytest.mark.slow
+def test_clips_without_transcripts_are_transcribed_and_cut_into_utterances(env):
+    from engine.tasks.learn_voice import VoiceClip, utterances
+    from tests.synth import speak as espeak
+
+    sentences = ("Good morning, my name is Ann.", "I read the news every day.", "The weather is lovely today.")
+    audio = np.concatenate([np.concatenate([espeak(s, "en", sample_rate=16000), np.zeros(8000, np.float32)])
+                            for s in sentences])
+    long_clip = Clip(audio.reshape(1, -1), 16000, name="ann")
+    pairs = utterances([VoiceClip(long_clip)], LearnVoiceSettings(max_utterance_s=4.0), Progress(), CancelToken())
+    assert len(pairs) >= 2 and all(clip.duration <= 4.5 for clip, _ in pairs)
+    heard = " ".join(text for _, text in pairs).lower()
+    assert "morning" in heard and "weather" in heard
+    voice = learn_voice([long_clip], "ann", LearnVoiceSettings(updates=1, max_utterance_s=4.0), Progress(),
+                        CancelToken())
+    assert voice.info["utterances"] == len(pairs) and voice.info["source"] == "ann"
