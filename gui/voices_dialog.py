@@ -12,10 +12,12 @@ from PySide6.QtGui import QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import (QComboBox, QDialog, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QLineEdit,
                                QListWidget, QListWidgetItem, QMessageBox, QPushButton, QVBoxLayout, QWidget)
 
+from engine.audio.devices import Player
 from engine.errors import VocalisError
 from engine.tasks.learn_voice import LearnVoiceSettings, VoiceClip, learn_voice
 from engine.tasks.speak import SpeakSettings, speak
 from engine.voices import delete_voice, get_voice, list_voices, rename_voice, voices_dir
+from gui.main_window import app_settings
 from gui.settings_form import SettingsDialog
 
 SAMPLE_TEXT = "Hello! This is a short sample of my voice, so you can hear how it sounds."
@@ -79,6 +81,7 @@ class VoicesDialog(QDialog):
         self.speak_task = speak_task
         self.learn_settings = LearnVoiceSettings()
         self.learning = None
+        self.player = Player(app_settings().value("audio/output_device") or None)
         self.setWindowTitle("Voices")
         self.list = QListWidget()
         self.details = QLabel()
@@ -107,6 +110,7 @@ class VoicesDialog(QDialog):
         self.delete_button.clicked.connect(self.ask_delete)
         self.sample_button.clicked.connect(self.play_sample)
         close.clicked.connect(self.accept)
+        self.finished.connect(lambda _result: self.player.stop())
         window.jobs.progressed.connect(self._learning_progress)
         self.resize(560, 480)
         self.refresh()
@@ -162,8 +166,7 @@ class VoicesDialog(QDialog):
                 return None
             source = folder
         else:
-            tracks = self.window.tracks() if callable(self.window.tracks) else self.window.tracks.tracks
-            source = [VoiceClip(track.clip) for track in tracks if shiboken6.isValid(track)]
+            source = [VoiceClip(track.clip) for track in self.window.tracks()]
             if not source:
                 self.window.report_error("Learn a voice", "Open or record some tracks of the speaker first.")
                 return None
@@ -173,7 +176,7 @@ class VoicesDialog(QDialog):
     def learn(self, source, name: str, settings: LearnVoiceSettings):
         self.curve.set_values([])
         self.learning = self.window.run_job(learn_voice, source, name, settings, name=f"Learning voice {name}",
-                                            on_result=lambda voice: self._learned(voice.name))
+                                            on_result=lambda voice: self._learned(voice.name), owner=self)
         return self.learning
 
     def _learning_progress(self, job, update) -> None:
@@ -216,9 +219,13 @@ class VoicesDialog(QDialog):
         if name is None:
             return None
         return self.window.run_job(speak, SAMPLE_TEXT, get_voice(name), settings or SpeakSettings(),
-                                   name=f"Sample of {name}", on_result=self._play)
+                                   name=f"Sample of {name}", on_result=self._play, owner=self)
 
     def _play(self, clips) -> None:
-        self.window.add_track(clips[0])  # the new track is the current one
-        self.window.seek(0.0)
-        self.window.toggle_play()  # the transport's Play (errors such as no output device in a dialog)
+        """Play the sample on the chosen output device, and keep it as a track to compare and export."""
+        self.window.add_track(clips[0])
+        try:
+            self.player.stop()
+            self.player.play(clips[0])
+        except VocalisError as exc:
+            self.window.show_message(f"cannot play the sample: {exc}")

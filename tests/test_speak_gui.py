@@ -51,9 +51,9 @@ def test_speaking_adds_a_track_per_variant_and_shows_the_speed(window, qtbot):
     task.panel.seed.setValue(5)
     job = task.speak(SpeakSettings(max_tokens=12, chunk_chars=100))
     qtbot.waitUntil(lambda: job.finished, timeout=120000)
-    qtbot.waitUntil(lambda: len(window.tracks.tracks) == 2, timeout=10000)
-    assert all(0 < t.clip.frames <= 12 * 320 for t in window.tracks.tracks)  # a stop token may come earlier
-    assert [t.clip.name for t in window.tracks.tracks] == ["Hello from the panel. (1)", "Hello from the panel. (2)"]
+    qtbot.waitUntil(lambda: len(window.tracks()) == 2, timeout=10000)
+    assert all(0 < t.clip.frames <= 12 * 320 for t in window.tracks())  # a stop token may come earlier
+    assert [t.clip.name for t in window.tracks()] == ["Hello from the panel. (1)", "Hello from the panel. (2)"]
     assert "tokens/s" in task.panel.speed.text()
 
 
@@ -78,7 +78,7 @@ def test_a_voice_learned_in_the_manager_is_offered_renamed_sampled_and_deleted(w
     dialog.refresh(select="Renamed")
     sample = dialog.play_sample(SpeakSettings(max_tokens=10))
     qtbot.waitUntil(lambda: sample.finished, timeout=120000)
-    qtbot.waitUntil(lambda: len(window.tracks.tracks) == 1, timeout=10000)
-    assert window.tracks.tracks[0].clip.name.startswith("Renamed:")
+    qtbot.waitUntil(lambda: len(window.tracks()) == 1, timeout=10000)
+    assert window.tracks()[0].clip.name.startswith("Renamed:")
     dialog.ask_delete(confirm=False)
     assert list_voices() == [] and dialog.list.count() == 0

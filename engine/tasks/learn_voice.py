@@ -40,12 +40,16 @@ class LearnVoiceSettings:
     updates: int = option(300, "optimizer updates (each sees 8 utterances)", minimum=1, maximum=100_000)
     resume: bool = option(True, "continue an unfinished run of the same name instead of starting over")
     max_utterance_s: float = option(20.0, "longest training utterance (Whisper phrases are joined up to it)",
-                                    minimum=2.0, maximum=26.0, label="Longest utterance (s)")
-    whisper_model: str = option("whisper-base", "Whisper model for clips without a transcript", label="Whisper")
-    language: str = option("en", "language of the clips (the released model speaks English)")
-    save_every: int = option(25, "save the training state every this many updates", minimum=1)
-    seed: int = option(0, "random seed of the initial parameters and the utterance order", minimum=0)
-    model: str = option("lina-speech-gigaspeech", "text-to-speech model (catalog id)")
+                                    minimum=2.0, maximum=26.0, label="Longest utterance (s)", advanced=True)
+    whisper_model: str = option("whisper-base", "Whisper model for clips without a transcript", label="Whisper",
+                                kind="model", model_task="transcribe")
+    language: str = option("en", "language of the clips (the released model speaks English)", kind="language",
+                           advanced=True)
+    save_every: int = option(25, "save the training state every this many updates", minimum=1, advanced=True)
+    seed: int = option(0, "random seed of the initial parameters and the utterance order", minimum=0,
+                       advanced=True)
+    model: str = option("lina-speech-gigaspeech", "text-to-speech model (catalog id)", kind="model",
+                        model_task="tts")
     device: str = option("auto", "device: auto, cpu, cuda")
 
 

@@ -56,25 +56,28 @@ TEXT_EXTENSIONS = (".txt", ".csv")
 @dataclass(frozen=True)
 class SpeakSettings:
     voice: str = option("", "a learned voice's name, a voice file (.safetensors), or a 3-10 s audio clip to "
-                            "imitate; empty: the model's own voice")
+                            "imitate; empty: the model's own voice", browse="file")
     prompt_text: str = option("", "what the voice clip says (empty: transcribed with Whisper)",
                               label="Clip transcript")
     variants: int = option(1, "takes of the same text, decoded together", minimum=1, maximum=16)
     seed: int = option(0, "random seed: the same seed and settings give the same audio", minimum=0)
     top_k: int = option(100, "sample each token among this many most likely", minimum=1, maximum=4099,
-                        label="Top-k")
+                        label="Top-k", advanced=True)
     temperature: float = option(1.0, "sampling temperature (lower: steadier, higher: livelier)",
-                                minimum=0.05, maximum=3.0)
+                                minimum=0.05, maximum=3.0, advanced=True)
     max_tokens: int = option(2000, "decoding steps per chunk including the prompt (75 per second; the model "
-                                   "was trained on at most 2000)", minimum=10, maximum=2000)
-    chunk_chars: int = option(0, "longest text chunk in characters; 0: what fits in max_tokens", minimum=0)
+                                   "was trained on at most 2000)", minimum=10, maximum=2000, advanced=True)
+    chunk_chars: int = option(0, "longest text chunk in characters; 0: what fits in max_tokens", minimum=0,
+                              advanced=True, zero_means="what fits")
     crossfade_ms: float = option(40.0, "crossfade between chunks (ms)", minimum=0.0, maximum=500.0,
-                                 label="Crossfade (ms)")
+                                 label="Crossfade (ms)", advanced=True)
     weight_format: str = option("auto", "decoding weights: auto (int8 on CPU, bf16/fp16 on GPU), fp32 (exact, "
                                         "~4x slower on CPU), int8 (CPU), bf16, fp16 (GPU)",
                                 choices=("auto",) + WEIGHT_FORMATS)
-    whisper_model: str = option("whisper-base", "Whisper model that transcribes voice clips", label="Whisper")
-    model: str = option("lina-speech-gigaspeech", "text-to-speech model (catalog id)")
+    whisper_model: str = option("whisper-base", "Whisper model that transcribes voice clips", label="Whisper",
+                                kind="model", model_task="transcribe", advanced=True)
+    model: str = option("lina-speech-gigaspeech", "text-to-speech model (catalog id)", kind="model",
+                        model_task="tts")
     device: str = option("auto", "device: auto, cpu, cuda")
     format: str = option("wav", "output file format", choices=FORMATS)
 

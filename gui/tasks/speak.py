@@ -107,27 +107,23 @@ class SpeakTask(QObject):
         self.action = QAction("Speak text…", window)
         self.action.setToolTip("Text to speech in a learned voice or the voice of a track (Lina-Speech)")
         self.action.triggered.connect(self.show_panel)
-        window.add_task_action(self.action)
+        window.add_task_action(self.action, needs_track=False)
         self.panel.speak_button.clicked.connect(self.speak)
         self.panel.settings_button.clicked.connect(self.ask_settings)
         self.panel.refresh_button.clicked.connect(self.refresh_voices)
         self.panel.voices_button.clicked.connect(self.open_voices)
         self.job: Job | None = None
         window.jobs.progressed.connect(self._show_speed)
+        window.tracks_changed.connect(self.refresh_voices)
         self.refresh_voices()
 
-    def _open_tracks(self) -> list:
-        # `window.tracks.tracks` until the window offers `tracks()` (gui-safety).
-        tracks = self.window.tracks() if callable(self.window.tracks) else self.window.tracks.tracks
-        return [track for track in tracks if shiboken6.isValid(track)]
-
-    def refresh_voices(self) -> None:
+    def refresh_voices(self, *_args) -> None:
         try:
             learned = [voice.name for voice in list_voices()]
         except VocalisError as exc:
             self.window.report_error("Voices", str(exc))
             learned = []
-        self.panel.set_voices(self._open_tracks(), learned, keep=self.panel.voice.currentData())
+        self.panel.set_voices(self.window.tracks(), learned, keep=self.panel.voice.currentData())
 
     def show_panel(self) -> None:
         self.refresh_voices()
@@ -175,7 +171,8 @@ class SpeakTask(QObject):
         settings = replace(settings or self.settings, variants=self.panel.variants.value(),
                            seed=self.panel.seed.value())
         self.panel.speed.setText("starting…")
-        self.job = self.window.run_job(speak, text, voice, settings, name="Speaking", on_result=self._add_tracks)
+        self.job = self.window.run_job(speak, text, voice, settings, name="Speaking", on_result=self._add_tracks,
+                                       owner=self.panel)
         return self.job
 
     def _show_speed(self, job, update) -> None:
@@ -186,6 +183,7 @@ class SpeakTask(QObject):
     def _add_tracks(self, clips: list[Clip]) -> None:
         for clip in clips:
             self.window.add_track(clip)
+        self.window.show_message(f"spoke {len(clips)} take(s): {self.panel.speed.text()}")
 
 
 def install(window) -> SpeakTask:
