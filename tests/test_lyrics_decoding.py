@@ -1,6 +1,9 @@
 """Whisper decoding with the embedded base model on short espeak-ng phrases: the same input gives the same
 lyrics every run, whatever ran before on the cached model and whatever the thread count; progress names
-each decoded window; once cancelled, no further window is decoded."""
+each decoded window; a cancel ends the job while a window is still decoding, and no further window is
+decoded."""
+
+import threading
 
 import numpy as np
 import pytest
@@ -73,3 +76,26 @@ def test_progress_names_each_window_and_cancel_stops_before_the_next(phrases, mo
     with pytest.raises(Cancelled):
         transcribe_lyrics(phrases, settings, Progress(cancel_after_the_first_window), cancel)
     assert decoded == [1]  # one window decoded, none after the cancel
+
+
+def test_cancel_does_not_wait_for_the_window_being_decoded(phrases, monkeypatch):
+    """The window's decode is held until the test lets it go: the job must end (cancelled) before that."""
+    started, release = threading.Event(), threading.Event()
+    forward = whisper.BatchedInferencePipeline.forward
+
+    def held_forward(self, *args):
+        started.set()
+        release.wait(60)
+        return forward(self, *args)
+
+    monkeypatch.setattr(whisper.BatchedInferencePipeline, "forward", held_forward)
+    cancel = CancelToken()
+    threading.Thread(target=lambda: started.wait(60) and cancel.cancel(), daemon=True).start()
+    settings = LyricsSettings(model="whisper-base", device="cpu", language="en", word_timestamps=False,
+                              segmentation=Segmentation.SILERO_VAD, window_s=3.5)
+    try:
+        with pytest.raises(Cancelled):
+            transcribe_lyrics(phrases, settings, Progress(), cancel)
+        assert started.is_set() and not release.is_set()  # cancelled while the window was still decoding
+    finally:
+        release.set()

@@ -9,6 +9,8 @@ Audio is 16 kHz mono float32 throughout (Whisper's input rate).
 from __future__ import annotations
 
 import bisect
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -32,6 +34,7 @@ LOG_PROB_LIMIT = -1.0
 NO_SPEECH_LIMIT = 0.6
 # Temperature fallback samples; a fixed seed makes a song transcribe the same way every time.
 SAMPLING_SEED = 0
+CANCEL_POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -118,14 +121,25 @@ def load_model(model: str, device: str = "auto", compute_type: str = "auto") -> 
 def _collect(segments: Iterator[Segment], progress: Progress, cancel: CancelToken,
              report: Callable[[Segment], tuple[float, str]]) -> list[Segment]:
     """Drain faster-whisper's lazy segment generator, reporting ``report(segment)`` (fraction, message)
-    after each one. Cancel is checked before each step, because a step of the generator is what decodes
-    the next window (or batch of windows): once cancelled, nothing more is decoded."""
+    after each one.
+
+    Each step of the generator decodes the next window (or batch), seconds of work that cannot be
+    interrupted, so it runs on a helper thread while this one polls ``cancel``: a cancel takes effect
+    within :data:`CANCEL_POLL_S` (the window in progress finishes in the background, and nothing after it
+    is decoded)."""
     out = []
     iterator = iter(segments)
+    stepper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper-decode")
     try:
         while True:
             cancel.check()
-            segment = next(iterator, None)
+            step = stepper.submit(next, iterator, None)
+            while True:
+                try:
+                    segment = step.result(timeout=CANCEL_POLL_S)
+                    break
+                except FutureTimeout:
+                    cancel.check()
             if segment is None:
                 break
             out.append(segment)
@@ -135,6 +149,8 @@ def _collect(segments: Iterator[Segment], progress: Progress, cancel: CancelToke
             raise DeviceOutOfMemoryError("the device ran out of memory while transcribing; "
                                          "lower the batch size or use the CPU") from exc
         raise
+    finally:
+        stepper.shutdown(wait=False)
     progress(1.0, "transcribed")
     return out
 
