@@ -104,7 +104,7 @@ class LyricsSettings:
                                  label="Initial prompt")
     word_timestamps: bool = option(True, "time every word (enhanced LRC, karaoke)", label="Word timestamps")
     batch_size: int = option(0, "windows decoded together; 0 = auto: 1 on the CPU (batching measured no faster "
-                                "there, and cancel waits for the batch in progress), 8 on a GPU",
+                                "there, and progress moves per window), 8 on a GPU",
                              minimum=0, maximum=64, label="Batch size")
     segmentation: Segmentation = option(Segmentation.AUTO, "how the song is cut into windows; auto = RMS-VAD "
                                         "on separated vocals, Silero VAD on the mix without separation",
