@@ -23,7 +23,7 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.audio.clip import Clip  # noqa: E402
-from engine.models import whisper  # noqa: E402
+from engine.models.loading import load_catalog_or_local  # noqa: E402
 from engine.tasks.lyrics import LyricsSettings, Segmentation  # noqa: E402
 from engine.tasks.lyrics.transcribe import transcribe_lyrics  # noqa: E402
 from engine.tasks.lyrics_eval import evaluate_texts  # noqa: E402
@@ -81,7 +81,7 @@ def main() -> int:
     songs = load_songs(args.data)
     clips = {song["name"]: read_clip(song["audio"]) for song in songs}
     base = LyricsSettings(model=args.model, device=args.device)
-    whisper.load_model(base.model, base.device, base.compute_type)  # loading is not part of any method's time
+    load_catalog_or_local("whisper-ct2", base.model, device=base.device, compute_type=base.compute_type)  # loading is not part of any method's time
     methods = [("native", dataclasses.replace(base, segmentation=Segmentation.NATIVE)),
                ("rms-vad on mix", dataclasses.replace(base, segmentation=Segmentation.RMS_VAD)),
                ("silero-vad on mix", dataclasses.replace(base, segmentation=Segmentation.SILERO_VAD))]

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from bench.lyrics import load_songs, read_clip, run_method
-from engine.models import whisper
+from engine.models.loading import load_catalog_or_local
 from engine.tasks.lyrics import LyricsSettings, Segmentation
 from tests.conftest import JAMENDO
 
@@ -22,7 +22,7 @@ def test_real_songs_do_not_regress():
     songs = load_songs(JAMENDO)
     clips = {song["name"]: read_clip(song["audio"]) for song in songs}
     base = LyricsSettings(device="cpu")
-    whisper.load_model(base.model, base.device, base.compute_type)
+    load_catalog_or_local("whisper-ct2", base.model, device=base.device, compute_type=base.compute_type)
     results = {label: run_method(label, dataclasses.replace(base, segmentation=method), songs, clips, None)
                for label, method in [("native", Segmentation.NATIVE), ("rms-vad on mix", Segmentation.RMS_VAD),
                                      ("auto (silero-vad on mix)", Segmentation.AUTO)]}

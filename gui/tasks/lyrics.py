@@ -17,7 +17,9 @@ from engine.audio.dsp import crop_seconds
 from engine.errors import VocalisError
 from engine.jobs import Job
 from engine.tasks.lyrics import LyricLine, Lyrics, LyricsSettings, Segmentation
-from engine.tasks.lyrics import formats, separators
+from engine.jobs import CancelToken, Progress
+from engine.tasks import separators
+from engine.tasks.lyrics import formats
 from engine.tasks.lyrics.transcribe import transcribe_lyrics
 from gui.lyrics_panel import LyricsPanel
 from gui.settings_form import SettingsDialog
@@ -40,9 +42,16 @@ class TranscribeDialog(SettingsDialog):
         self.form.layout().addRow("Vocals", self.stem_track)
 
 
-def uses_separator(settings: LyricsSettings) -> bool:
-    """Whether a transcription with ``settings`` needs vocals from the configured separator."""
-    return settings.wants_vocals and settings.separator.strip() not in ("", separators.NONE)
+def transcribe_span(clip: Clip, settings: LyricsSettings, span: tuple[float, float], progress: Progress,
+                    cancel: CancelToken, *, vocals: Clip | None = None, line_timings=None) -> Lyrics:
+    """``transcribe_lyrics`` on a span of a track. A ``stem:PATH`` separator names a file covering the
+    whole song: it is read and cut to the span here, so that its times agree with the clip's."""
+    spec = settings.separator.strip()
+    if vocals is None and settings.wants_vocals and spec.startswith(separators.STEM_PREFIX):
+        vocals = separators.read_stem(spec[len(separators.STEM_PREFIX):])
+        if span[0] > 0:
+            vocals = crop_seconds(vocals, *span)
+    return transcribe_lyrics(clip, settings, progress, cancel, vocals=vocals, line_timings=line_timings)
 
 
 class LyricsTask(QObject):
@@ -87,9 +96,9 @@ class LyricsTask(QObject):
         return self.transcribe(replace_selection=True)
 
     def transcribe(self, settings: LyricsSettings | None = None, *, replace_selection: bool = False) -> Job | None:
-        """Transcribe the selection (or the whole track) as a job; times land in track time. The vocals
-        come from the chosen stem track, or else from the separator in a first job; they are kept for
-        "Add vocals as track" and handed to the transcription."""
+        """Transcribe the selection (or the whole track) as one job; times land in track time. The vocals
+        come from the chosen stem track, else from the separator setting; the transcription returns the
+        vocals it separated, kept for "Add vocals as track"."""
         settings = settings or self.settings
         track, clip = self.window.current_track(), self.window.selected_clip()
         if track is None or clip is None:
@@ -97,36 +106,24 @@ class LyricsTask(QObject):
             return None
         selection = self.window.current_selection()
         span = (selection[0], selection[0] + clip.duration) if selection else (0.0, clip.duration)
-        name = f"Transcribing {clip.name or 'lyrics'}"
-
-        def transcribe_with(vocals: Clip | None, separated: bool) -> Job:
-            self.vocals = vocals
-            self.panel.vocals_button.setEnabled(separated)
-            return self.window.run_job(transcribe_lyrics, clip, settings, vocals=vocals,
-                                       line_timings=self._panel_line_timings(settings, span), name=name,
-                                       on_result=lambda lyrics: self._show_result(track, lyrics, span,
-                                                                                  replace_selection))
-
+        stem = None
         if self.stem_track is not None and shiboken6.isValid(self.stem_track):
             try:
                 stem = crop_seconds(self.stem_track.clip, *span)
             except VocalisError as exc:
                 self.window.report_error("Transcribe lyrics", f"the vocals track does not cover the span: {exc}")
                 return None
-            return transcribe_with(stem, separated=False)
-        if not uses_separator(settings):
-            return transcribe_with(None, separated=False)
-        return self.window.run_job(separators.separate_vocals, settings.separator, clip,
-                                   name=f"Separating the vocals of {clip.name or 'the track'}",
-                                   on_result=lambda vocals: transcribe_with(self._aligned(vocals, settings, span),
-                                                                            separated=True))
+        from_track = stem is not None
+        self.panel.vocals_button.setEnabled(False)
 
-    @staticmethod
-    def _aligned(vocals: Clip, settings: LyricsSettings, span: tuple[float, float]) -> Clip:
-        """A stem file covers the whole song; cut it to the transcribed span so times agree."""
-        if settings.separator.strip().startswith(separators.STEM_PREFIX) and span[0] > 0:
-            return crop_seconds(vocals, *span)
-        return vocals
+        def show(lyrics: Lyrics) -> None:
+            self.vocals = lyrics.vocals
+            self.panel.vocals_button.setEnabled(lyrics.vocals is not None and not from_track)
+            self._show_result(track, lyrics, span, replace_selection)
+
+        return self.window.run_job(transcribe_span, clip, settings, span, vocals=stem,
+                                   line_timings=self._panel_line_timings(settings, span),
+                                   name=f"Transcribing {clip.name or 'lyrics'}", on_result=show)
 
     def _panel_line_timings(self, settings: LyricsSettings, span: tuple[float, float]):
         """For the concatenation method without a timings file: the panel's lines inside ``span`` (a

@@ -3,13 +3,15 @@
 Two ways to run it: Whisper's own sequential long-form loop over the whole song (:func:`transcribe_native`)
 and independent ≤30 s windows decoded in batches (:func:`transcribe_windows`, faster-whisper's
 ``BatchedInferencePipeline`` with ``clip_timestamps``), which is what VAD-driven segmentation feeds.
-Audio is 16 kHz mono float32 throughout (Whisper's input rate).
+Audio is 16 kHz mono float32 throughout (Whisper's input rate). The package is named for its runtime:
+``engine.models.whisper_encoder`` is a different thing (a PyTorch Whisper encoder for voice conversion).
+Loading: :func:`load_model` (a folder, :mod:`.model`); catalog models through
+``engine.models.loading.load_catalog_model`` (:mod:`.loader`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterator
 
 import ctranslate2
@@ -17,13 +19,11 @@ import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.transcribe import Segment
 
-from engine.errors import DeviceOutOfMemoryError, MissingModelError, ModelLoadError
 from engine.jobs import CancelToken, Progress
-from engine.models import devices, store
-from engine.models.cache import model_cache
+from engine.models import devices
+from engine.models.whisper_ct2.model import MODEL_FILES, check_model_folder, load_model
 
 SAMPLE_RATE = 16000
-MODEL_FILES = ("model.bin", "config.json")
 # faster-whisper's defaults for retrying a decode at a higher temperature and for skipping silence
 COMPRESSION_RATIO_LIMIT = 2.4
 LOG_PROB_LIMIT = -1.0
@@ -50,68 +50,16 @@ class Transcript:
     language: str = ""
 
 
-def resolve_model_dir(model: str) -> Path:
-    """A CTranslate2 Whisper folder: ``model`` itself when it is one, else the model store's entry."""
-    candidate = Path(model).expanduser()
-    if candidate.is_dir():
-        missing = [name for name in MODEL_FILES if not (candidate / name).is_file()]
-        if missing:
-            raise MissingModelError(f"{candidate} is not a CTranslate2 Whisper model folder "
-                                    f"(missing {', '.join(missing)})")
-        return candidate
-    return Path(store.resolve(model))
-
-
-def pick_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    return device
-
-
-def pick_compute_type(device: str, compute_type: str) -> str:
-    """int8 on CPU (fast, accurate enough for Whisper), float16 on CUDA, as the paper ran it."""
-    if compute_type != "auto":
-        return compute_type
-    return "float16" if device == "cuda" else "int8"
-
-
-def _load(model_dir: Path, device: str, compute_type: str) -> WhisperModel:
-    try:
-        return WhisperModel(str(model_dir), device=device, compute_type=compute_type,
-                            cpu_threads=devices.cpu_threads() if device == "cpu" else 0)
-    except (RuntimeError, ValueError, OSError) as exc:
-        message = str(exc)
-        if "out of memory" in message.lower():
-            raise DeviceOutOfMemoryError(f"not enough {device} memory for {model_dir}; "
-                                         "try the CPU or a smaller model") from exc
-        raise ModelLoadError(f"cannot load the Whisper model {model_dir} on {device} ({compute_type}): "
-                             f"{message}") from exc
-
-
-def load_model(model: str, device: str = "auto", compute_type: str = "auto") -> WhisperModel:
-    """The Whisper model ``model`` (store id or folder), loaded once per (folder, device, type) and kept
-    in the shared model cache for the next song."""
-    model_dir = resolve_model_dir(model)
-    device = pick_device(device)
-    compute_type = pick_compute_type(device, compute_type)
-    return model_cache.get(("whisper", str(model_dir), device, compute_type),
-                           lambda: _load(model_dir, device, compute_type),
-                           size_bytes=(model_dir / "model.bin").stat().st_size)
-
-
-def _collect(segments: Iterator[Segment], duration: float, progress: Progress, cancel: CancelToken) -> list[Segment]:
-    """Drain faster-whisper's lazy segment generator, reporting progress and honouring cancel."""
+def _collect(model: WhisperModel, segments: Iterator[Segment], duration: float, progress: Progress,
+             cancel: CancelToken) -> list[Segment]:
+    """Drain faster-whisper's lazy segment generator (where the decoding happens), reporting progress and
+    honouring cancel."""
     out = []
-    try:
+    with devices.out_of_memory_as_error(model.model.device, "transcribing", "lower the batch size"):
         for segment in segments:
             cancel.check()
             out.append(segment)
             progress(min(1.0, segment.end / duration) if duration > 0 else 1.0, "transcribing")
-    except RuntimeError as exc:
-        if "out of memory" in str(exc).lower():
-            raise DeviceOutOfMemoryError("the device ran out of memory while transcribing; "
-                                         "lower the batch size or use the CPU") from exc
-        raise
     progress(1.0, "transcribed")
     return out
 
@@ -125,7 +73,7 @@ def transcribe_native(model: WhisperModel, audio: np.ndarray, options: DecodeOpt
         audio, language=options.language, beam_size=options.beam_size, best_of=options.best_of,
         temperature=list(options.temperatures), initial_prompt=options.initial_prompt or None,
         word_timestamps=options.word_timestamps, condition_on_previous_text=False)
-    return Transcript(_collect(segments, len(audio) / SAMPLE_RATE, progress, cancel), info.language)
+    return Transcript(_collect(model, segments, len(audio) / SAMPLE_RATE, progress, cancel), info.language)
 
 
 def is_repetition_loop(segment: Segment) -> bool:
@@ -155,7 +103,7 @@ def transcribe_windows(model: WhisperModel, audio: np.ndarray, windows: list[tup
         temperature=list(options.temperatures), initial_prompt=options.initial_prompt or None,
         word_timestamps=options.word_timestamps, without_timestamps=True, batch_size=batch_size,
         clip_timestamps=[{"start": start, "end": end} for start, end in windows])
-    decoded = _collect(segments, len(audio) / SAMPLE_RATE, progress.sub(0.0, 0.8), cancel)
+    decoded = _collect(model, segments, len(audio) / SAMPLE_RATE, progress.sub(0.0, 0.8), cancel)
     language = info.language
     retry_temperatures = list(options.temperatures[1:])
     looped = [segment for segment in decoded if retry_temperatures and is_repetition_loop(segment)]
@@ -168,6 +116,6 @@ def transcribe_windows(model: WhisperModel, audio: np.ndarray, windows: list[tup
             temperature=retry_temperatures, initial_prompt=options.initial_prompt or None,
             word_timestamps=options.word_timestamps, condition_on_previous_text=False,
             clip_timestamps=[bound for window in failed for bound in window])
-        kept += _collect(retried, len(audio) / SAMPLE_RATE, progress.sub(0.8, 1.0), cancel)
+        kept += _collect(model, retried, len(audio) / SAMPLE_RATE, progress.sub(0.8, 1.0), cancel)
     progress(1.0, "transcribed")
     return Transcript(sorted(kept, key=lambda segment: segment.start), language)

@@ -1,0 +1,16 @@
+"""Catalog Hybrid Demucs models (family ``hdemucs``) for :mod:`engine.models.loading`: the sources named
+by the entry's ``config.sources``. fp32 on every device (see :mod:`engine.models.hdemucs.separate`)."""
+
+from __future__ import annotations
+
+import torch
+from torchaudio.models import HDemucs
+
+from engine.models.hdemucs.model import SOURCES, load_model
+from engine.models.store import InstalledModel
+
+HALF_PRECISION_OK = False
+
+
+def load_installed(installed: InstalledModel, device: torch.device, dtype: torch.dtype) -> HDemucs:
+    return load_model(installed.path, tuple(installed.config.get("sources", SOURCES)), device)
