@@ -3,11 +3,15 @@ by the entry's ``config.sources``. fp32 on every device (see :mod:`engine.models
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torchaudio.models import HDemucs
 
 from engine.models.hdemucs.model import SOURCES, load_model
-from engine.models.store import InstalledModel
+
+if TYPE_CHECKING:  # loaders get an InstalledModel; the family itself never imports the store
+    from engine.models.store import InstalledModel
 
 HALF_PRECISION_OK = False
 

@@ -34,7 +34,7 @@ def file_url(entry: CatalogEntry, spec: ModelFile) -> str:
     return entry.source.url.rstrip("/") + "/" + spec.remote_name
 
 
-def _fetch(url: str, target: Path, on_bytes, cancel: CancelToken) -> None:
+def _fetch(url: str, target: Path, on_bytes, cancel: CancelToken, model_id: str) -> None:
     """Download ``url`` into ``target``, continuing a partial ``target`` when the server allows it."""
     start = target.stat().st_size if target.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={start}-"} if start else {})
@@ -58,7 +58,7 @@ def _fetch(url: str, target: Path, on_bytes, cancel: CancelToken) -> None:
         reason = getattr(exc, "reason", exc)
         raise DownloadError(f"cannot fetch {url} (offline or behind a proxy?): {reason}. Check the connection "
                             f"or set HTTPS_PROXY, or download the file elsewhere and run `vocalis models "
-                            f"import`") from exc
+                            f"import {model_id} PATH`") from exc
 
 
 def install(store: ModelStore, model_id: str, *, progress: Progress | None = None,
@@ -85,7 +85,7 @@ def install(store: ModelStore, model_id: str, *, progress: Progress | None = Non
     for spec in entry.files:
         cancel.check()
         target = staging / spec.name
-        _fetch(file_url(entry, spec), target, on_bytes, cancel)
+        _fetch(file_url(entry, spec), target, on_bytes, cancel, entry.id)
         staged[spec.name] = target
     status = store.install(model_id, staged, origin=entry.source.url or "url", mode="move",
                            progress=progress.sub(0.8, 1.0), cancel=cancel)

@@ -6,11 +6,14 @@ half precision on a GPU, which keeps norms accurate."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from engine.models.mossformer2 import MossFormer2, architecture_from_checkpoint, load_model
-from engine.models.store import InstalledModel
+
+if TYPE_CHECKING:  # loaders get an InstalledModel; the family itself never imports the store
+    from engine.models.store import InstalledModel
 
 
 def load_installed(installed: InstalledModel, device: torch.device, dtype: torch.dtype) -> MossFormer2:

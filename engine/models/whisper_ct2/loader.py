@@ -9,14 +9,16 @@ lyrics paper ran it). CTranslate2 has no Metal backend: on an MPS machine Whispe
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TYPE_CHECKING
 
 import torch
 from faster_whisper import WhisperModel
 
 from engine.models import devices
-from engine.models.store import InstalledModel
 from engine.models.whisper_ct2.model import load_model
+
+if TYPE_CHECKING:  # loaders get an InstalledModel; the family itself never imports the store
+    from engine.models.store import InstalledModel
 
 DEFAULT_COMPUTE_TYPES = {"cpu": "int8", "cuda": "float16"}
 
