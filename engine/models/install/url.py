@@ -9,6 +9,7 @@ release), not to a moving branch.
 
 from __future__ import annotations
 
+import http.client
 import shutil
 import urllib.error
 import urllib.request
@@ -34,6 +35,12 @@ def file_url(entry: CatalogEntry, spec: ModelFile) -> str:
     return entry.source.url.rstrip("/") + "/" + spec.remote_name
 
 
+def _cut(url: str, received: int) -> DownloadError:
+    """A transfer that ended early; its bytes stay staged so that the next attempt continues from them."""
+    return DownloadError(f"the transfer of {url} was cut after {received} bytes; install again to continue "
+                         f"where it stopped")
+
+
 def _fetch(url: str, target: Path, on_bytes, cancel: CancelToken, model_id: str) -> None:
     """Download ``url`` into ``target``, continuing a partial ``target`` when the server allows it."""
     start = target.stat().st_size if target.exists() else 0
@@ -43,12 +50,19 @@ def _fetch(url: str, target: Path, on_bytes, cancel: CancelToken, model_id: str)
             resumed = start and response.status == 206
             if start:
                 on_bytes(start if resumed else 0)
+            declared = response.headers.get("Content-Length")
             with target.open("ab" if resumed else "wb") as out:
-                while chunk := response.read(CHUNK):
-                    cancel.check()
-                    out.write(chunk)
-                    on_bytes(len(chunk))
-    except Cancelled:
+                try:
+                    while chunk := response.read(CHUNK):
+                        cancel.check()
+                        out.write(chunk)
+                        on_bytes(len(chunk))
+                except http.client.IncompleteRead as exc:
+                    out.write(exc.partial)
+                    raise _cut(url, out.tell()) from exc
+                if declared is not None and out.tell() < (start if resumed else 0) + int(declared):
+                    raise _cut(url, out.tell())
+    except (Cancelled, DownloadError):
         raise
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and start:  # asked for bytes past the end: the staged file is already whole
