@@ -21,7 +21,7 @@ from faster_whisper.transcribe import Segment
 
 from engine.jobs import CancelToken, Progress
 from engine.models import devices
-from engine.models.whisper_ct2.model import MODEL_FILES, check_model_folder, load_model
+from engine.models.whisper_ct2.model import load_model
 
 SAMPLE_RATE = 16000
 # faster-whisper's defaults for retrying a decode at a higher temperature and for skipping silence
