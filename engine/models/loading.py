@@ -60,12 +60,18 @@ def require_installed(model_id: str, store: ModelStore | None = None) -> dict[st
         install.install_one(store, current)
         missing.remove(current)
     if missing:
-        names = ", ".join(missing)
+        names = ", ".join(f"{m} (import it: `vocalis models import {m} PATH`)"
+                          if store.catalog[m].source.kind == "import" else m for m in missing)
         raise MissingModelError(
             f"model {model_id} needs {'these models' if len(missing) > 1 else 'a model'} that "
             f"{'are' if len(missing) > 1 else 'is'} not installed: {names}. Install them from Tools ▸ Models "
             f"or with `vocalis models install {model_id}` (it installs what is missing).")
     return {current: store.resolve(current) for current in store.catalog.with_dependencies(model_id)}
+
+
+def _stamp(files) -> tuple[tuple[str, int, int], ...]:
+    """(path, size, mtime) of each file: part of the cache key, so replaced files load afresh."""
+    return tuple(sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
 
 
 def _load(loader: ModuleType, what: str, target: torch.device, key: tuple, size_bytes: int,
@@ -87,9 +93,9 @@ def load_catalog_model(model_id: str, *, device: str | torch.device | None = "au
     store = store or default_store()
     installed = require_installed(model_id, store)[model_id]
     loader = family_loader(installed.entry.family)
-    key = ("catalog", str(store.root), model_id, tuple(sorted(options.items())))
-    size = sum(path.stat().st_size for path in installed.files.values())
-    return _load(loader, installed.entry.name, devices.resolve(device), key, size,
+    stamp = _stamp(installed.files.values())
+    key = ("catalog", str(store.root), model_id, stamp, tuple(sorted(options.items())))
+    return _load(loader, installed.entry.name, devices.resolve(device), key, sum(s for _, s, _ in stamp),
                  lambda target, dtype: loader.load_installed(installed, target, dtype, **options), precision)
 
 
@@ -103,8 +109,7 @@ def load_local_model(family: str, path: str | Path, *, device: str | torch.devic
         raise BadInputError(path, f"models of family {family} can only be loaded from the catalog")
     if not path.exists():
         raise BadInputError(path, "no such file or folder")
-    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
-    stamp = tuple(sorted((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+    stamp = _stamp([p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path])
     key = ("local", family, str(path.resolve()), stamp, tuple(sorted(options.items())))
     return _load(loader, str(path), devices.resolve(device), key, sum(s for _, s, _ in stamp),
                  lambda target, dtype: loader.load_path(path, target, dtype, **options), precision)
@@ -116,6 +121,7 @@ def load_catalog_or_local(family: str, model: str, **kwargs: Any) -> Any:
     if model in store.catalog:
         return load_catalog_model(model, **kwargs)
     if not Path(model).expanduser().exists():
-        store.catalog[model]  # raises the "unknown model" error listing the catalog
+        known = ", ".join(entry.id for entry in store.catalog if entry.family == family)
+        raise MissingModelError(f"unknown model {model!r}: not a catalog id ({known}) and no such file or folder")
     kwargs.pop("store", None)
     return load_local_model(family, model, **kwargs)
