@@ -16,16 +16,17 @@ from engine import __version__, paths
 from engine.audio import io
 from engine.audio.clip import Clip
 from engine.audio.dsp import crop_seconds
-from engine.errors import VocalisError
+from engine.errors import MissingModelError, VocalisError
 from engine.jobs import Job
 from gui import dialogs, edits
-from gui.actions import WindowActions
+from gui.actions import WindowActions, open_models
 from gui.jobs import JobRunner, JobStatusWidget, plain_task
 from gui.tasks import install_all
 from gui.track_area import TrackArea
 from gui.transport import AudioSettings, PlaybackController, TransportBar
 from gui.undo import ClipEditCommand
 from gui.views import TrackView
+from gui.views.ruler import format_time
 
 log = logging.getLogger("vocalis.gui")
 
@@ -49,6 +50,7 @@ class MainWindow(QMainWindow):
         self.settings = app_settings()
         self.undo_stack = QUndoStack(self)
         self._panels: list[QDockWidget] = []
+        self._track_actions: list[QAction] = []
         self.jobs = JobRunner(self)
         self.tracks = TrackArea()
         self.transport = TransportBar()
@@ -71,11 +73,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Some task panels are unavailable: " + "; ".join(problems), 10000)
 
     def _connect(self) -> None:
-        self.jobs.failed.connect(lambda job: self.report_error(f"{job.name} failed", job.error_message))
+        self.jobs.failed.connect(self._job_failed)
         self.jobs.cancelled.connect(lambda job: self.statusBar().showMessage(f"{job.name}: cancelled", 5000))
         self.tracks.close_requested.connect(self.close_track)
         self.tracks.seek_requested.connect(self.seek)
         self.tracks.current_changed.connect(self._update_title)
+        self.tracks.current_changed.connect(self._update_track_actions)
         self.tracks.selection.selectionChanged.connect(self._show_time)
         self.tracks.axis.cursorChanged.connect(self._show_time)
         self.tracks.selection.selectionChanged.connect(self._selection_changed)
@@ -91,10 +94,12 @@ class MainWindow(QMainWindow):
         self.undo_stack.indexChanged.connect(lambda _index: self.tracks.refresh_duration())
 
     # --- the task-panel API (docs/architecture.md) ----------------------------------------------------
-    def add_task_action(self, action: QAction) -> None:
+    def add_task_action(self, action: QAction, needs_track: bool = False) -> None:
         self.actions.tasks_menu.addAction(action)
         self.actions.tasks_toolbar.addAction(action)
         self.actions.tasks_toolbar.setVisible(True)
+        if needs_track:
+            self.require_track(action)
 
     def add_panel(self, title: str, widget: QWidget) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -231,17 +236,18 @@ class MainWindow(QMainWindow):
             self.tracks.selection.clear()  # the selected times no longer mean the same audio
 
     def edit_gain(self) -> None:
-        db = dialogs.ask_float(self, "Gain", "Gain in dB:", 0.0, -60.0, 60.0)
+        db = dialogs.ask_float(self, self.titled("Gain"), "Gain in dB:", 0.0, -60.0, 60.0)
         if db is not None:
             self.apply_edit(edits.gain, f"Gain {db:+.1f} dB", db)
 
     def edit_normalize_peak(self) -> None:
-        target = dialogs.ask_float(self, "Normalize peak", "Peak level in dBFS:", -1.0, -60.0, 0.0)
+        target = dialogs.ask_float(self, self.titled("Normalize peak"), "Peak level in dBFS:", -1.0, -60.0, 0.0)
         if target is not None:
             self.apply_edit(edits.normalize_peak, f"Normalize peak to {target:.1f} dBFS", target)
 
     def edit_normalize_loudness(self) -> None:
-        target = dialogs.ask_float(self, "Normalize loudness", "Integrated loudness in LUFS:", -23.0, -60.0, 0.0)
+        target = dialogs.ask_float(self, self.titled("Normalize loudness"), "Integrated loudness in LUFS:", -23.0,
+                                   -60.0, 0.0)
         if target is not None:
             self.apply_edit(edits.normalize_loudness, f"Normalize loudness to {target:.1f} LUFS", target)
 
@@ -250,7 +256,7 @@ class MainWindow(QMainWindow):
         if track is None:
             self.report_error("Resample", "Open or record a track first.")
             return
-        rate = dialogs.ask_sample_rate(self, track.clip.sample_rate)
+        rate = dialogs.ask_sample_rate(self, track.clip.sample_rate, self.titled("Resample"))
         if rate is not None:
             self.apply_edit(edits.resample, f"Resample to {rate} Hz", rate)
 
@@ -337,11 +343,68 @@ class MainWindow(QMainWindow):
     def _show_time(self, *_args) -> None:
         self.transport.show_time(self.tracks.axis.cursor_s, self.current_selection())
 
+    # --- what an action acts on -------------------------------------------------------------------------------
+    def require_track(self, action: QAction) -> None:
+        """Keep ``action`` disabled while no track is open, so that no form opens only to end in an error."""
+        self._track_actions.append(action)
+        action.setEnabled(self.current_track() is not None)
+
+    def _update_track_actions(self, *_args) -> None:
+        present = self.current_track() is not None
+        for action in self._track_actions:
+            action.setEnabled(present)
+
+    def describe_target(self) -> str:
+        """What a task started now acts on, for dialogs: “name”, and the selection when there is one."""
+        track = self.current_track()
+        if track is None:
+            return ""
+        name = f"“{track.clip.name or 'untitled'}”"
+        selection = self.current_selection()
+        if selection is None:
+            return name
+        return f"{name}, selection {format_time(selection[0])}–{format_time(min(selection[1], track.clip.duration))}"
+
+    def titled(self, title: str) -> str:
+        """A dialog title that names the track it acts on."""
+        target = self.describe_target()
+        return f"{title} — {target}" if target else title
+
     # --- errors, settings, window state ---------------------------------------------------------------------
     def report_error(self, title: str, message: str) -> QMessageBox:
         """Show ``message`` (a VocalisError's text: file name and reason) in a dialog and log it."""
         log.warning("%s: %s", title, message)
         return dialogs.show_error(self, title, message)
+
+    def _job_failed(self, job: Job) -> None:
+        """A job's failure in a dialog; a missing model gets one that leads to the Models window."""
+        if isinstance(job.error, MissingModelError) and self._show_missing_model(job):
+            return
+        self.report_error(f"{job.name} failed", job.error_message)
+
+    def _show_missing_model(self, job: Job) -> bool:
+        from engine.models.store import default_store
+
+        store = default_store()
+        entries = dialogs.models_named_in(job.error_message, store.catalog)
+        if not entries:
+            return False
+        log.warning("%s failed: %s", job.name, job.error_message)
+        states = {entry.id: store.status(entry.id).state.value.replace("missing", "not installed")
+                  for entry in entries}
+        # The message may also name the model that asked for the missing ones (installed, or embedded and
+        # installed on first use); only the missing ones matter.
+        entries = [entry for entry in entries
+                   if states[entry.id] != "installed" and entry.source.kind != "pypi"] or entries
+        dialogs.show_missing_model(self, f"{job.name} failed", entries, states, self.show_models)
+        return True
+
+    def show_models(self, model_id: str | None = None) -> QWidget | None:
+        """The Models window, with ``model_id`` selected."""
+        dialog = self.open_optional_tool("gui.models_dialog", open_models, "Models")
+        if dialog is not None and model_id is not None:
+            dialog.select(model_id)
+        return dialog
 
     def show_preferences(self) -> None:
         if self.playback.recording:

@@ -22,10 +22,11 @@ class SeparateTask(QObject):
         self.action = QAction("Separate speakers…", window)
         self.action.setToolTip("One new track per speaker from the current track or its selection (MossFormer2)")
         self.action.triggered.connect(self.ask_and_separate)
-        window.add_task_action(self.action)
+        window.add_task_action(self.action, needs_track=True)
 
     def ask_and_separate(self) -> Job | None:
-        settings = SettingsDialog("Separate speakers", self.settings, self.window).ask(self.window)
+        settings = SettingsDialog("Separate speakers", self.settings, self.window,
+                                  target=self.window.describe_target()).ask(self.window)
         if settings is None:
             return None
         self.settings = settings
