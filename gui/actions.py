@@ -10,7 +10,7 @@ from typing import Callable
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMenu
 
-from gui import dialogs, edits
+from gui import edits
 
 ZOOM_STEP = 2.0
 
@@ -131,7 +131,7 @@ class WindowActions:
         menu.addSeparator()
         self.select_all = self._action("Select &All", self._select_all, QKeySequence.StandardKey.SelectAll)
         menu.addAction(self.select_all)
-        menu.addAction(self._action("Select &None", window.tracks.selection.clear, "Escape"))
+        menu.addAction(self._action("Select &None", window.track_area.selection.clear, "Escape"))
         menu.addSeparator()
         self.preferences = self._action("&Preferences…", window.show_preferences, QKeySequence.StandardKey.Preferences)
         menu.addAction(self.preferences)
@@ -139,10 +139,10 @@ class WindowActions:
     def _select_all(self) -> None:
         track = self.window.current_track()
         if track is not None:
-            self.window.tracks.selection.set(0.0, track.clip.duration)
+            self.window.track_area.selection.set(0.0, track.clip.duration)
 
     def _build_view(self) -> None:
-        axis, menu = self.window.tracks.axis, self.view_menu
+        axis, menu = self.window.track_area.axis, self.view_menu
         menu.addAction(self._action("Zoom &In", partial(axis.zoom, ZOOM_STEP), QKeySequence.StandardKey.ZoomIn))
         menu.addAction(self._action("Zoom &Out", partial(axis.zoom, 1 / ZOOM_STEP), QKeySequence.StandardKey.ZoomOut))
         menu.addAction(self._action("&Fit All", axis.fit_all, "Ctrl+0"))
@@ -153,7 +153,7 @@ class WindowActions:
     def _zoom_to_selection(self) -> None:
         selection = self.window.current_selection()
         if selection is not None:
-            self.window.tracks.axis.set_range(*selection)
+            self.window.track_area.axis.set_range(*selection)
 
     def _build_transport(self) -> None:
         window, menu = self.window, self.transport_menu
@@ -167,23 +167,7 @@ class WindowActions:
         menu.addAction(self._action("Go to &End", window.go_to_end, "End"))
 
     def _build_help(self) -> None:
-        menu = self.help_menu
-        menu.addAction(self._action("Getting &Started", self.show_getting_started, QKeySequence.StandardKey.HelpContents))
-        menu.addAction(self._action("&Keyboard Shortcuts", self.show_shortcuts, "Ctrl+/"))
-        menu.addSeparator()
-        menu.addAction(self._action("&About Vocalis", self.window.show_about))
-
-    def show_shortcuts(self) -> dialogs.ShortcutsDialog:
-        menus = [self.file_menu, self.edit_menu, self.view_menu, self.transport_menu, self.tasks_menu,
-                 self.tools_menu, self.help_menu]
-        dialog = dialogs.ShortcutsDialog(menus, self.window)
-        dialog.show()
-        return dialog
-
-    def show_getting_started(self) -> dialogs.GettingStartedDialog:
-        dialog = dialogs.GettingStartedDialog(self.window)
-        dialog.show()
-        return dialog
+        self.help_menu.addAction(self._action("&About Vocalis", self.window.show_about))
 
     def _build_tools(self) -> None:
         for text, module, opener, title in TOOL_WINDOWS:

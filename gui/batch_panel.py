@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton,
@@ -19,17 +19,11 @@ from engine.errors import VocalisError
 from engine.jobs import Job, ProgressUpdate
 from engine.batch import REPORT_NAME, TEMPLATE_FIELDS, BatchReport, BatchRequest, FileResult, run_batch
 from engine.tasks import registry
-from gui.jobs import JobRunner, format_eta
+from gui.jobs import JobRunner, format_eta, to_ui_thread
 from gui.settings_form import SettingsForm
 
 RESULT_COLUMNS = ("File", "Status", "Seconds", "Problem")
 RESULTS_MIN_HEIGHT = 60
-
-
-class _FileSignals(QObject):
-    """Carries per-file results from the batch's worker thread to the UI thread."""
-
-    file_done = Signal(object)  # FileResult
 
 
 def _globs(text: str) -> tuple[str, ...]:
@@ -47,8 +41,7 @@ class BatchPanel(QWidget):
         super().__init__(parent)
         self.runner = runner or JobRunner(self)
         self._job: Job | None = None
-        self._signals = _FileSignals(self)
-        self._signals.file_done.connect(self._add_result)
+        self._file_done = to_ui_thread(self._add_result, owner=self)  # per-file results from the worker
         self.tasks = registry.all_tasks()
 
         self.task_combo = QComboBox()
@@ -197,7 +190,7 @@ class BatchPanel(QWidget):
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self._job = self.runner.run(run_batch, request, settings, name=f"batch {request.task}",
-                                    on_result=self._show_report, on_file=self._signals.file_done.emit)
+                                    on_result=self._show_report, on_file=self._file_done, owner=self)
 
     def cancel(self) -> None:
         if self._job is not None:

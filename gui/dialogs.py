@@ -7,10 +7,8 @@ import re
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QHeaderView, QInputDialog, QLabel, QMenu, QMessageBox, QSpinBox, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QInputDialog,
+                               QMessageBox, QSpinBox, QWidget)
 
 from engine.audio.devices import AudioDeviceError, list_devices, rescan_devices
 from gui.transport import AudioSettings
@@ -154,83 +152,3 @@ class PreferencesDialog(QDialog):
                              input_device=self.input_combo.currentData(),
                              record_rate=int(self.rate_combo.currentData()),
                              record_channels=self.channels_spin.value())
-
-
-VIEW_KEYS = (
-    # Keys and gestures the track views handle themselves (gui/views), not menu commands.
-    ("Tracks", "Zoom around the pointer", "Mouse wheel / pinch"),
-    ("Tracks", "Scroll in time", "Shift+wheel, middle-button drag"),
-    ("Tracks", "Zoom in / out ×2", "+ / -"),
-    ("Tracks", "Fit all", "0"),
-    ("Tracks", "Scroll a tenth of the view", "← / →"),
-    ("Tracks", "Select / extend the selection", "Drag / Shift+click"),
-)
-
-GETTING_STARTED = """<h3>Getting started with Vocalis</h3>
-<ol>
-<li><b>Open</b> a recording (File ▸ Open…, Ctrl+O, or drop files on the window), or <b>record</b> one (R).
-Each file becomes a track; the highlighted header marks the <b>current track</b>, which edits, playback and
-tasks act on. Click a track to make it current.</li>
-<li><b>Look and listen</b>: the wheel zooms, dragging selects, Space plays the selection or from the play
-head; the loop button repeats the selection.</li>
-<li><b>Edit</b> with the Edit menu (gain, normalize, fades, crop, delete, resample). Every edit can be undone
-with Ctrl+Z. With a selection, an edit applies to the selection only.</li>
-<li><b>Run a task</b> from the Tasks menu: transcribe lyrics, separate speakers… The form shows the usual
-choices first; expert ones are under <i>Advanced</i>. Tasks work on the selection, or the whole track.</li>
-<li><b>Models</b> are downloaded or imported once in Tools ▸ Models…; a task that needs a missing model
-offers to open that window.</li>
-<li><b>Export</b> the track (File ▸ Export…, Ctrl+S) or the lyrics (Export… in the Lyrics panel). Whole
-folders are processed with Tools ▸ Batch….</li>
-</ol>"""
-
-
-def shortcut_rows(menus: list[QMenu]) -> list[tuple[str, str, str]]:
-    """(menu, command, keys) for every menu command that has a keyboard shortcut, then the view keys."""
-    rows = []
-    for menu in menus:
-        for action in menu.actions():
-            if action.menu() is not None or action.shortcut().isEmpty():
-                continue
-            rows.append((menu.title().replace("&", ""), action.text().replace("&", ""),
-                         action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)))
-    return rows + list(VIEW_KEYS)
-
-
-class ShortcutsDialog(QDialog):
-    """Help ▸ Keyboard Shortcuts: built from the menus, so it lists what the window really has."""
-
-    def __init__(self, menus: list[QMenu], parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setWindowTitle("Keyboard shortcuts")
-        rows = shortcut_rows(menus)
-        self.table = QTableWidget(len(rows), 3)
-        self.table.setHorizontalHeaderLabels(("Menu", "Command", "Keys"))
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        for row, values in enumerate(rows):
-            for column, value in enumerate(values):
-                self.table.setItem(row, column, QTableWidgetItem(value))
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.table.resizeColumnsToContents()
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.table)
-        layout.addWidget(buttons)
-        self.resize(520, 480)
-
-
-class GettingStartedDialog(QDialog):
-    """Help ▸ Getting Started: the six steps of a first session."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setWindowTitle("Getting started")
-        self.text = QLabel(GETTING_STARTED)
-        self.text.setWordWrap(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.text)
-        layout.addWidget(buttons)
-        self.resize(560, 420)

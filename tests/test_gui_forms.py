@@ -178,7 +178,7 @@ def test_the_current_track_is_visibly_marked(qtbot, window):
 
     assert header_colour(second) == style.CURRENT_HEADER_BACKGROUND
     assert header_colour(first) == style.HEADER_BACKGROUND
-    window.tracks.set_current(first)
+    window.track_area.set_current(first)
     assert header_colour(first) == style.CURRENT_HEADER_BACKGROUND
     assert header_colour(second) == style.HEADER_BACKGROUND
     contrast = sum(abs(a - b) for a, b in zip(style.CURRENT_HEADER_BACKGROUND.getRgb()[:3],
@@ -193,7 +193,7 @@ def test_task_and_edit_dialogs_name_the_track_and_selection(qtbot, window, monke
     monkeypatch.setattr(SettingsDialog, "exec",
                         lambda self: shown.append((self.windowTitle(), self.target_label.text())) or 0)
     add_silent_track(window, "interview")
-    window.tracks.selection.set(0.5, 1.25)
+    window.track_area.selection.set(0.5, 1.25)
     lyrics_task(window).action.trigger()
     separate = [a for a in window.actions.tasks_menu.actions() if a.text() == "Separate speakers…"][0]
     separate.trigger()
@@ -273,7 +273,7 @@ def test_batch_panel_with_the_lyrics_task_fits_a_small_screen_and_gives_the_trac
     window.resize(*available)
     add_silent_track(window, "song")
     qtbot.wait(20)
-    tracks_before = window.tracks.height()
+    tracks_before = window.track_area.height()
 
     dock = open_batch_panel(window)
     panel = dock.widget()
@@ -290,7 +290,7 @@ def test_batch_panel_with_the_lyrics_task_fits_a_small_screen_and_gives_the_trac
 
     dock.close()
     qtbot.wait(20)
-    assert window.tracks.height() >= tracks_before
+    assert window.track_area.height() >= tracks_before
     assert window.height() <= available[1]
 
 
@@ -311,9 +311,9 @@ def test_lyrics_follow_the_current_track_and_close_with_it(qtbot, window):
     assert first.views[0].regions == [(0.2, 0.8, "first song line")]
     assert second.views[0].regions == [(0.5, 1.5, "second song line")]
 
-    window.tracks.set_current(first)
+    window.track_area.set_current(first)
     assert [line.text for line in panel.lines] == ["first song line"] and panel.lyrics.language == "en"
-    window.tracks.set_current(second)
+    window.track_area.set_current(second)
     assert [line.text for line in panel.lines] == ["second song line"]
 
     window.undo_stack.undo()  # the last step was made on the second track: it changes that track only
@@ -336,7 +336,7 @@ def test_lyrics_finished_for_another_track_land_on_it(qtbot, window):
     task._show_result(first, SONG_A, (0.0, 2.0), replace_selection=False)
     assert task.panel.lines == []  # the second track is shown
     assert first.views[0].regions == [(0.2, 0.8, "first song line")]
-    window.tracks.set_current(first)
+    window.track_area.set_current(first)
     assert [line.text for line in task.panel.lines] == ["first song line"]
 
 
@@ -358,19 +358,3 @@ def test_export_suggests_the_track_s_name_and_refuses_nothing(qtbot, window, mon
     panel.export_format.setCurrentText("srt")
     panel.export_button.click()
     assert asked == [str(tmp_path / "ballad.srt")]
-
-
-# --- help ----------------------------------------------------------------------------------------------
-
-def test_help_lists_the_window_s_shortcuts_and_a_getting_started_page(qtbot, window):
-    dialog = window.actions.show_shortcuts()
-    table = dialog.table
-    rows = {(table.item(r, 1).text(), table.item(r, 2).text()) for r in range(table.rowCount())}
-    assert {("Open…", "Ctrl+O"), ("Undo", "Ctrl+Z"), ("Play / Pause", "Space"), ("Record", "R"),
-            ("Export…", "Ctrl+S"), ("Fit all", "0")} <= rows
-    keys = [key for _command, key in rows]
-    assert len(keys) == len(set(keys))  # no two commands claim the same keys
-    page = window.actions.show_getting_started()
-    text = page.text.text()
-    for step in ("Open", "record", "current track", "Advanced", "Tools ▸ Models…", "Export", "Ctrl+Z"):
-        assert step in text

@@ -202,7 +202,7 @@ def test_imported_timings_show_as_regions_follow_playback_and_seek(window, tmp_p
     assert task.panel.model.current_row == 1
     rect = task.panel.table.visualRect(task.panel.model.index(0, TEXT))
     qtbot.mouseClick(task.panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert window.tracks.axis.cursor_s == pytest.approx(1.0)
+    assert window.track_area.axis.cursor_s == pytest.approx(1.0)
     assert task.panel.model.current_row == 0
 
     window.undo_stack.undo()
@@ -231,7 +231,7 @@ def test_transcribe_a_song_with_its_vocal_stem_fills_the_panel(window, qtbot, tm
     stem = tmp_path / "vocals.wav"
     sf.write(stem, vocals, rate)
     track = window.add_track(Clip((vocals + chord)[None, :], rate, name="song"))
-    window.tracks.selection.set(1.0, seconds)
+    window.track_area.selection.set(1.0, seconds)
     task = lyrics_task(window)
     settings = LyricsSettings(language="en", beam_size=1, best_of=1, batch_size=2, separator=f"stem:{stem}")
     task.transcribe(settings)
@@ -250,8 +250,8 @@ def test_transcribe_a_song_with_its_vocal_stem_fills_the_panel(window, qtbot, tm
     added = window.current_track()
     assert added is not track and added.clip.duration == pytest.approx(seconds - 1.0, abs=1e-3)
 
-    window.tracks.set_current(track)
-    window.tracks.selection.set(second_start - 0.5, seconds)
+    window.track_area.set_current(track)
+    window.track_area.selection.set(second_start - 0.5, seconds)
     before = [line for line in lines if line.start < second_start - 0.5]
     task.retranscribe_selection()
     qtbot.waitUntil(lambda: task.panel.undo_stack.undoText() == "Re-transcribe selection", timeout=180_000)

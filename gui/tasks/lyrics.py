@@ -4,7 +4,7 @@ line timings, separated vocals as a track). All engine work runs through ``windo
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from engine.audio.dsp import crop_seconds
 from engine.errors import BadInputError, VocalisError
 from engine.jobs import CancelToken, Job, Progress
 from engine.tasks import separators
-from engine.tasks.lyrics import LyricLine, Lyrics, LyricsSettings, Segmentation
+from engine.tasks.lyrics import LyricLine, Lyrics, LyricsSettings, Segmentation, Word
 from engine.tasks.lyrics import formats
 from engine.tasks.lyrics.transcribe import transcribe_lyrics
 from gui.lyrics_panel import LyricsPanel
@@ -79,8 +79,8 @@ class LyricsTask(QObject):
         self.action.triggered.connect(self.ask_and_transcribe)
         window.add_task_action(self.action, needs_track=True)
         window.position_changed.connect(self.panel.set_position)
-        window.tracks.current_changed.connect(self._follow_track)
-        window.tracks.tracks_changed.connect(self._forget_closed_tracks)
+        window.current_track_changed.connect(self._follow_track)
+        window.tracks_changed.connect(self._forget_closed_tracks)
         self._follow_track(window.current_track())
         self.panel.seekRequested.connect(window.seek)
         self.panel.ownerLinesChanged.connect(self._show_regions)
@@ -88,6 +88,7 @@ class LyricsTask(QObject):
         self.panel.retranscribeRequested.connect(self.retranscribe_selection)
         self.panel.importTimingsRequested.connect(self.ask_import_timings)
         self.panel.addVocalsRequested.connect(self.add_vocals_track)
+        window.register_track_state("lyrics", self._lines_of, self._restore_lines)
 
     # --- lyrics follow their track ----------------------------------------------------------------------
     @property
@@ -108,7 +109,7 @@ class LyricsTask(QObject):
         self.panel.vocals_button.setEnabled(self._separated_vocals(track))
 
     def _forget_closed_tracks(self) -> None:
-        open_tracks = self.window.tracks.tracks
+        open_tracks = self.window.tracks()
         for track in [t for t in (*self.panel.owners(), *self._vocals) if t not in open_tracks]:
             self.panel.forget(track)
             self._vocals.pop(track, None)
@@ -118,7 +119,7 @@ class LyricsTask(QObject):
         if self.window.current_track() is None:
             self.window.report_error("Transcribe lyrics", "Open or record a track first.")
             return None
-        others = [track for track in self.window.tracks.tracks if track is not self.window.current_track()]
+        others = [track for track in self.window.tracks() if track is not self.window.current_track()]
         dialog = TranscribeDialog(self.settings, others, self.window, target=self.window.describe_target(),
                                   stem_track=self.stem_track)
         settings = dialog.ask(self.window)
@@ -154,7 +155,7 @@ class LyricsTask(QObject):
                 return None
 
         def show(lyrics: Lyrics) -> None:
-            if track in self.window.tracks.tracks:
+            if track in self.window.tracks():
                 self._vocals.pop(track, None)
                 if lyrics.vocals is not None:  # separated ones are offered as a track; a stem track is one
                     self._vocals[track] = (lyrics.vocals, stem is None)
@@ -163,7 +164,7 @@ class LyricsTask(QObject):
 
         return self.window.run_job(transcribe_span, clip, settings, span, vocals=stem,
                                    line_timings=self._panel_line_timings(settings, span),
-                                   name=f"Transcribing {clip.name or 'lyrics'}", on_result=show)
+                                   name=f"Transcribing {clip.name or 'lyrics'}", owner=self.panel, on_result=show)
 
     def _panel_line_timings(self, settings: LyricsSettings, span: tuple[float, float]):
         """For the concatenation method without a timings file: the panel's lines inside ``span`` (a
@@ -175,14 +176,24 @@ class LyricsTask(QObject):
                 if start <= line.start < end] or None
 
     def _show_result(self, track, lyrics: Lyrics, span: tuple[float, float], replace_selection: bool) -> None:
-        if track not in self.window.tracks.tracks:
+        if track not in self.window.tracks():
             return  # closed while transcribing: its lyrics went with it
         lines = [line.shifted(span[0]) for line in lyrics.lines]
         if replace_selection:
             self.panel.replace_range(span[0], span[1], lines, owner=track)
         else:
             self.panel.set_lyrics(replace(lyrics, lines=lines), owner=track)
-        self.window.statusBar().showMessage(f"{len(lines)} lyric lines ({lyrics.method}, {lyrics.language})", 5000)
+        self.window.show_message(f"{len(lines)} lyric lines ({lyrics.method}, {lyrics.language})")
+
+    # --- projects and autosave (window.register_track_state) ---------------------------------------------
+    def _lines_of(self, track) -> list[dict] | None:
+        lines = self.panel.lyrics_of(track).lines
+        return [asdict(line) for line in lines] if lines else None
+
+    def _restore_lines(self, track, lines: list[dict]) -> None:
+        self.panel.show_lines([LyricLine(line["start"], line["end"], line["text"],
+                                         [Word(**word) for word in line.get("words", [])]) for line in lines],
+                              owner=track)
 
     # --- panel requests --------------------------------------------------------------------------------
     def _show_regions(self, track, lines: list[LyricLine]) -> None:

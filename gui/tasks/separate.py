@@ -44,7 +44,7 @@ class SeparateTask(QObject):
     def _add_tracks(self, speakers: list[Clip]) -> None:
         for clip in speakers:
             self.window.add_track(clip)
-        self.window.statusBar().showMessage(f"{len(speakers)} speaker tracks added", 5000)
+        self.window.show_message(f"{len(speakers)} speaker tracks added")
 
 
 def install(window) -> SeparateTask:
