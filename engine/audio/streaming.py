@@ -43,12 +43,6 @@ class Spool:
     def close(self) -> None:
         self._handle.close()
 
-    def __enter__(self) -> "Spool":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
 
 def scaled(blocks: Iterable[np.ndarray], scale: float) -> Iterator[np.ndarray]:
     for samples in blocks:
