@@ -30,9 +30,13 @@ def load_model(path: str | Path, config: object = None, device: str = "cpu", *, 
     ``compute_type``. ``config`` is unused: the folder's ``config.json`` holds the architecture."""
     folder = check_model_folder(path)
     try:
-        return WhisperModel(str(folder), device=device, device_index=device_index, compute_type=compute_type,
-                            cpu_threads=cpu_threads)
+        model = WhisperModel(str(folder), device=device, device_index=device_index, compute_type=compute_type,
+                             cpu_threads=cpu_threads)
     except (RuntimeError, ValueError, OSError) as exc:
         if is_out_of_memory(exc):
             raise  # the caller's devices.out_of_memory_as_error says what to do
         raise ModelLoadError(f"cannot load the Whisper model {folder} on {device} ({compute_type}): {exc}") from exc
+    # what seeded_copy loads again
+    model.loaded_from = {"path": folder, "device": device, "device_index": device_index,
+                         "compute_type": compute_type, "cpu_threads": cpu_threads}
+    return model
