@@ -119,6 +119,7 @@ def test_batch_splits_a_folder_and_goes_on_after_a_bad_file(small_checkpoint, so
 def test_the_installed_model_comes_from_the_store_and_a_missing_one_says_how_to_get_it(small_checkpoint, song,
                                                                                          tmp_path, monkeypatch):
     from engine.errors import MissingModelError
+    from engine.models.install.importer import import_path
     from engine.models.store import default_store
 
     reference, path = small_checkpoint
@@ -128,7 +129,7 @@ def test_the_installed_model_comes_from_the_store_and_a_missing_one_says_how_to_
         separate_stems(clip, StemsSettings(device="cpu", segment=1.0, overlap=0.1))
 
     monkeypatch.setenv("VOCALIS_MODELS", str(tmp_path / "store"))
-    default_store().import_path("hdemucs-high", path, link=True)
+    import_path(default_store(), "hdemucs-high", path, link=True)
     vocals, accompaniment = separate_stems(clip, StemsSettings(stems="2", device="cpu", segment=1.0, overlap=0.1))
     expected = separate_sources(clip, reference, segment_s=1.0, overlap_s=0.1)
     np.testing.assert_allclose(vocals.samples, expected["vocals"].samples, atol=1e-5)

@@ -22,6 +22,7 @@ from engine.jobs import CancelToken, Progress, null_progress
 from engine.models import devices, hdemucs
 from engine.models.cache import model_cache
 from engine.models.catalog import default_catalog
+from engine.models.loading import load_catalog_model
 from engine.settings import option
 from engine.tasks import registry
 
@@ -63,18 +64,15 @@ def _sources(settings: StemsSettings) -> tuple[str, ...]:
 
 
 def _load_model(settings: StemsSettings, device: torch.device) -> torch.nn.Module:
-    """The model from ``checkpoint`` or the store, kept in the shared cache for the next file of a batch
-    (a changed file, seen by its mtime, is a new entry)."""
-    if settings.checkpoint:
-        path = Path(settings.checkpoint)
-        if not path.is_file():
-            raise BadInputError(path, "checkpoint file not found")
-    else:
-        from engine.models.store import resolve
-
-        path = resolve(settings.model).path
+    """The catalog model through :func:`load_catalog_model`, or a checkpoint file of the official layout
+    (kept in the shared model cache too; a changed file, seen by its mtime, is a new entry)."""
+    if not settings.checkpoint:
+        return load_catalog_model(settings.model, device=device)
+    path = Path(settings.checkpoint)
+    if not path.is_file():
+        raise BadInputError(path, "checkpoint file not found")
     sources = _sources(settings)
-    key = ("hdemucs", str(path), path.stat().st_mtime_ns, sources, str(device))
+    key = ("hdemucs-checkpoint", str(path), path.stat().st_mtime_ns, sources, str(device))
     return model_cache.get(key, lambda: hdemucs.load_model(path, sources, device))
 
 
