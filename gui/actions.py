@@ -69,8 +69,8 @@ class WindowActions:
     @property
     def track_actions(self) -> list[QAction]:
         """The commands that act on the current track: disabled while there is none."""
-        return [self.export, self.export_selection, self.close_track, self.crop, self.delete, *self.level_edits,
-                self.select_all, self.zoom_to_selection]
+        return [self.export, self.export_selection, self.close_track, self.cut, self.copy, self.paste,
+                self.duplicate, self.crop, self.delete, *self.level_edits, self.select_all, self.zoom_to_selection]
 
     def _action(self, text: str, slot: Callable, shortcut: QKeySequence | str | None = None) -> QAction:
         action = QAction(text, self.window)
@@ -111,6 +111,8 @@ class WindowActions:
         menu.addAction(self.undo)
         menu.addAction(self.redo)
         menu.addSeparator()
+        self._build_clipboard(menu)
+        menu.addSeparator()
         self.crop = self._action("&Crop to Selection", partial(window.apply_edit, edits.crop_to_selection,
                                                                "Crop to selection"), "Ctrl+T")
         self.delete = self._action("&Delete Selection", partial(window.apply_edit, edits.delete_selection,
@@ -136,6 +138,15 @@ class WindowActions:
         self.preferences = self._action("&Preferences…", window.show_preferences, QKeySequence.StandardKey.Preferences)
         menu.addAction(self.preferences)
 
+    def _build_clipboard(self, menu: QMenu) -> None:
+        window = self.window
+        self.cut = self._action("Cu&t", window.cut_selection, QKeySequence.StandardKey.Cut)
+        self.copy = self._action("&Copy", window.copy_selection, QKeySequence.StandardKey.Copy)
+        self.paste = self._action("&Paste", window.paste, QKeySequence.StandardKey.Paste)
+        self.duplicate = self._action("D&uplicate to New Track", window.duplicate_selection, "Ctrl+D")
+        for action in (self.cut, self.copy, self.paste, self.duplicate):
+            menu.addAction(action)
+
     def _select_all(self) -> None:
         track = self.window.current_track()
         if track is not None:
@@ -148,6 +159,9 @@ class WindowActions:
         menu.addAction(self._action("&Fit All", axis.fit_all, "Ctrl+0"))
         self.zoom_to_selection = self._action("Zoom to &Selection", self._zoom_to_selection, "Ctrl+E")
         menu.addAction(self.zoom_to_selection)
+        menu.addSeparator()
+        self.spectrogram_settings = self._action("Spectrogram &Settings…", self.window.show_spectrogram_settings)
+        menu.addAction(self.spectrogram_settings)
         menu.addSeparator()
 
     def _zoom_to_selection(self) -> None:

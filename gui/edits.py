@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
 from engine.audio import dsp
 from engine.audio.clip import Clip
 from engine.errors import BadInputError
@@ -68,3 +70,41 @@ def fade(clip: Clip, selection: Selection, fade_in: bool) -> Clip:
 def resample(clip: Clip, selection: Selection, sample_rate: int) -> Clip:
     """The whole clip at another rate (a track has one rate, so the selection does not apply)."""
     return dsp.resample(clip, sample_rate)
+
+
+# --- clipboard ------------------------------------------------------------------------------------------
+
+def copy_selection(clip: Clip, selection: Selection) -> Clip:
+    """The selected audio as a clip of its own (what Copy and Cut put on the clipboard)."""
+    return dsp.crop(clip, *_frames(clip, selection))
+
+
+def conform(insert: Clip, like: Clip) -> Clip:
+    """``insert`` at the rate and channel count of ``like``, so audio copied from any track pastes into
+    any other."""
+    if insert.sample_rate != like.sample_rate:
+        insert = dsp.resample(insert, like.sample_rate)
+    if insert.channels != like.channels and insert.channels != 1:
+        insert = dsp.to_mono(insert)
+    return dsp.to_channels(insert, like.channels)
+
+
+def paste(clip: Clip, selection: Selection, insert: Clip, cursor_s: float) -> Clip:
+    """``insert`` in place of the selection, or inserted at ``cursor_s`` (clamped to the clip) without one."""
+    insert = conform(insert, clip)
+    if selection is None:
+        at = min(max(0, dsp.seconds_to_frame(cursor_s, clip.sample_rate)), clip.frames)
+        start, end = at, at
+    else:
+        start, end = _frames(clip, selection)
+    return dsp.replace_range(clip, start, end, insert)
+
+
+def duplicate_as_track(clip: Clip, selection: Selection) -> Clip:
+    """The selection (or the whole clip) as a new track's clip that lines up in time with its source:
+    silence up to the selection's start, then the selected audio (Audacity's Duplicate)."""
+    if selection is None:
+        return clip.with_samples(clip.samples.copy())
+    start, end = _frames(clip, selection)
+    lead = np.zeros((clip.channels, start), dtype=np.float32)
+    return clip.with_samples(np.concatenate((lead, clip.samples[:, start:end]), axis=1))

@@ -1,4 +1,5 @@
-"""The Lyrics panel: timed lines in a table that follows playback (karaoke), seeks on click and edits with
+"""The Lyrics panel: timed lines in a table that follows playback (karaoke: the line being sung is
+highlighted, and in it the words already sung and the word being sung), seeks on click and edits with
 undo. It shows and edits :class:`engine.tasks.lyrics.Lyrics` values; running transcriptions is the job of
 :mod:`gui.tasks.lyrics`, which owns the panel.
 
@@ -8,22 +9,27 @@ current track's, so switching tracks switches lyrics and an undo step changes th
 from __future__ import annotations
 
 import bisect
+import html
 from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QFont, QPalette, QUndoCommand, QUndoStack
+from PySide6.QtGui import QAbstractTextDocumentLayout, QFont, QPalette, QTextDocument, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView,
-                               QPushButton, QTableView, QVBoxLayout, QWidget)
+                               QPushButton, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView,
+                               QVBoxLayout, QWidget)
 
 from engine.errors import BadInputError, VocalisError
-from engine.tasks.lyrics import LyricLine, Lyrics
+from engine.tasks.lyrics import LyricLine, Lyrics, Word
 from engine.tasks.lyrics import formats
 from engine.tasks.lyrics.types import LYRICS_FORMATS
 from gui.dialogs import show_error
 
 START, END, TEXT = range(3)
 HEADERS = ("Start", "End", "Text")
+KARAOKE_ROLE = Qt.ItemDataRole.UserRole + 1
+"""The current line's text as HTML with the sung words and the word being sung marked (None elsewhere)."""
+SUNG_COLOUR = "#ffd54a"
 
 
 def format_time(seconds: float) -> str:
@@ -69,17 +75,28 @@ class LyricsTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.lines: list[LyricLine] = []
         self.current_row: int | None = None
+        self.current_word: int | None = None  # index in the current line's words of the word being sung
+        self.sung_words = 0  # how many words of the current line have started
 
     def set_lines(self, lines: list[LyricLine]) -> None:
         self.beginResetModel()
         self.lines = list(lines)
         self.current_row = None
+        self.current_word, self.sung_words = None, 0
         self.endResetModel()
 
     def set_current_row(self, row: int | None) -> None:
         previous, self.current_row = self.current_row, row
         for changed in {previous, row} - {None}:
             self.dataChanged.emit(self.index(changed, 0), self.index(changed, len(HEADERS) - 1))
+
+    def set_current_words(self, sung: int, current: int | None) -> None:
+        """``sung`` words of the current line have started, ``current`` is being sung (None: between)."""
+        if (sung, current) != (self.sung_words, self.current_word):
+            self.sung_words, self.current_word = sung, current
+            if self.current_row is not None:
+                cell = self.index(self.current_row, TEXT)
+                self.dataChanged.emit(cell, cell, [KARAOKE_ROLE])
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.lines)
@@ -99,6 +116,10 @@ class LyricsTableModel(QAbstractTableModel):
         line = self.lines[index.row()]
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return (format_time(line.start), format_time(line.end), line.text)[index.column()]
+        if role == KARAOKE_ROLE:
+            if index.row() != self.current_row or index.column() != TEXT or not line.words:
+                return None
+            return karaoke_html(line, self.sung_words, self.current_word)
         if index.row() == self.current_row:
             if role == Qt.ItemDataRole.BackgroundRole:
                 return QPalette().color(QPalette.ColorRole.Highlight)
@@ -131,6 +152,72 @@ class LyricsTableModel(QAbstractTableModel):
         return True
 
 
+def word_spans(line: LyricLine) -> list[tuple[int, int]]:
+    """Where each word of ``line`` sits in its text, as (start, end) character offsets. Words are found
+    in order; a word the text lacks (text and words disagree) ends the search and the spans found so far
+    are returned."""
+    spans, position = [], 0
+    for word in line.words:
+        token = word.text.strip()
+        found = line.text.find(token, position) if token else -1
+        if found < 0:
+            break
+        spans.append((found, found + len(token)))
+        position = found + len(token)
+    return spans
+
+
+def karaoke_html(line: LyricLine, sung: int, current: int | None) -> str:
+    """``line.text`` as HTML: the words that have started in :data:`SUNG_COLOUR`, the one being sung also
+    bold and underlined."""
+    spans = word_spans(line)
+    parts, position = [], 0
+    for index, (start, end) in enumerate(spans[:sung]):
+        parts.append(html.escape(line.text[position:start]))
+        word = html.escape(line.text[start:end])
+        if index == current:
+            word = f"<b><u>{word}</u></b>"
+        parts.append(f'<span style="color:{SUNG_COLOUR}">{word}</span>')
+        position = end
+    parts.append(html.escape(line.text[position:]))
+    return "".join(parts)
+
+
+def words_at(words: list[Word], seconds: float) -> tuple[int, int | None]:
+    """(how many words have started at ``seconds``, index of the word being sung or None)."""
+    sung = bisect.bisect_right([word.start for word in words], seconds)
+    current = sung - 1 if sung and seconds < words[sung - 1].end else None
+    return sung, current
+
+
+class KaraokeDelegate(QStyledItemDelegate):
+    """Draws the current line's text from :data:`KARAOKE_ROLE` (rich text), every other cell as usual."""
+
+    def paint(self, painter, option: QStyleOptionViewItem, index) -> None:
+        marked = index.data(KARAOKE_ROLE)
+        if marked is None:
+            super().paint(painter, option, index)
+            return
+        option = QStyleOptionViewItem(option)
+        self.initStyleOption(option, index)
+        option.text = ""
+        widget = option.widget
+        style = widget.style() if widget is not None else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, widget)
+        document = QTextDocument()
+        document.setDefaultFont(option.font)
+        document.setDocumentMargin(0)
+        document.setHtml(marked)
+        context = QAbstractTextDocumentLayout.PaintContext()
+        context.palette.setColor(QPalette.ColorRole.Text, option.palette.color(QPalette.ColorRole.HighlightedText))
+        painter.save()
+        top = option.rect.top() + (option.rect.height() - document.size().height()) / 2
+        painter.translate(option.rect.left() + 3, top)
+        document.documentLayout().draw(painter, context)
+        painter.restore()
+
+
 class LyricsPanel(QWidget):
     """Shows the lyrics of the current owner (a track). Signals: ``seekRequested(seconds)`` when a line is
     clicked, ``linesChanged(lines)`` after every change to the lines shown, ``ownerLinesChanged(owner,
@@ -156,6 +243,7 @@ class LyricsPanel(QWidget):
         self.model.editRequested.connect(self._edit_line)
         self.table = QTableView()
         self.table.setModel(self.model)
+        self.table.setItemDelegateForColumn(TEXT, KaraokeDelegate(self.table))
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                                    | QAbstractItemView.EditTrigger.EditKeyPressed)
@@ -273,12 +361,14 @@ class LyricsPanel(QWidget):
         return None
 
     def set_position(self, seconds: float) -> None:
-        """Highlight the line under the play head and keep it in view."""
+        """Highlight the line under the play head, and in it the words sung so far, and keep it in view."""
         row = self.line_at(seconds)
         if row != self.model.current_row:
             self.model.set_current_row(row)
             if row is not None:
                 self.table.scrollTo(self.model.index(row, TEXT))
+        words = self.lyrics.lines[row].words if row is not None else []
+        self.model.set_current_words(*words_at(words, seconds))
 
     # --- files ---------------------------------------------------------------------------------------
     def export(self, path: str | Path, fmt: str) -> Path:

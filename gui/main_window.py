@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import json
 import logging
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -18,6 +19,7 @@ from engine import __version__, paths, project
 from engine.audio import io
 from engine.audio.clip import Clip
 from engine.audio.dsp import crop_seconds
+from engine.audio.mix import TrackLevel
 from engine.errors import MissingModelError, VocalisError
 from engine.jobs import Job
 from gui import dialogs, edits
@@ -28,9 +30,10 @@ from gui.jobs import JobRunner, JobStatusWidget, plain_task
 from gui.tasks import install_all
 from gui.track_area import TrackArea
 from gui.transport import AudioSettings, PlaybackController, TransportBar
-from gui.undo import ClipEditCommand
+from gui.undo import AddTrackCommand, ClipEditCommand
 from gui.views import TrackView
 from gui.views.ruler import format_time
+from gui.views.spectrogram import VIEW_SETTINGS, SpectrogramSettingsDialog
 
 log = logging.getLogger("vocalis.gui")
 
@@ -53,11 +56,24 @@ def _busy_cursor() -> Iterator[None]:
         QApplication.restoreOverrideCursor()
 
 
+def _saved_level(track: TrackView) -> dict[str, Any] | None:
+    """A track's mute, solo and gain for projects; None while they are the defaults."""
+    level = track.level
+    return None if level == TrackLevel() else asdict(level)
+
+
+def _restore_level(track: TrackView, saved: dict[str, Any]) -> None:
+    track.set_level(TrackLevel(**saved))
+
+
 class MainWindow(QMainWindow):
     position_changed = Signal(float)
     current_track_changed = Signal(object)  # the new current track, or None
     tracks_changed = Signal()  # a track was opened, added or closed
     """The play head in seconds, while playing or when seeking (part of the task-panel API)."""
+    clipboard: Clip | None = None
+    """What Copy or Cut took last, for Paste into any track."""
+    _mixed_tracks: tuple[TrackView, ...] = ()  # the tracks of the mix playing, in its order
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -95,6 +111,8 @@ class MainWindow(QMainWindow):
         self.jobs.cancelled.connect(lambda job: self.show_message(f"{job.name}: cancelled"))
         self.track_area.close_requested.connect(self.close_track)
         self.track_area.seek_requested.connect(self.seek)
+        self.track_area.levels_changed.connect(self._levels_changed)
+        self.register_track_state("playback", _saved_level, _restore_level)
         self.track_area.current_changed.connect(self._update_title)
         self.track_area.current_changed.connect(self._update_track_actions)
         self.track_area.current_changed.connect(self.current_track_changed)
@@ -248,24 +266,81 @@ class MainWindow(QMainWindow):
         self.actions.rebuild_recent_menu()
 
     # --- edits ---------------------------------------------------------------------------------------------
-    def apply_edit(self, operation: Callable[..., Clip], label: str, *args: Any) -> Job | None:
+    def apply_edit(self, operation: Callable[..., Clip], label: str, *args: Any,
+                   then: Callable[[], None] | None = None) -> Job | None:
         """Run ``operation(clip, selection, *args)`` on the current track as a job and push the result
-        on the undo stack."""
+        on the undo stack (then call ``then()``, e.g. to select what a paste inserted)."""
         track = self.current_track()
         if track is None:
             self.report_error(label, "Open or record a track first.")
             return None
         before = track.clip
         return self.run_job(plain_task(operation, label), before, self.current_selection(), *args, name=label,
-                            on_result=lambda after: self._push_edit(track, before, after, label))
+                            on_result=lambda after: self._push_edit(track, before, after, label, then))
 
-    def _push_edit(self, track: TrackView, before: Clip, after: Clip, label: str) -> None:
+    def _push_edit(self, track: TrackView, before: Clip, after: Clip, label: str,
+                   then: Callable[[], None] | None = None) -> None:
         if track not in self.tracks() or track.clip is not before:
             self.report_error(label, "The track changed while the edit ran; nothing was applied.")
             return
         self.undo_stack.push(ClipEditCommand(track, before, after, label))
         if after.duration != before.duration:
             self.track_area.selection.clear()  # the selected times no longer mean the same audio
+        if then is not None:
+            then()
+
+    # --- clipboard: cut, copy, paste, duplicate ----------------------------------------------------------
+    def copy_selection(self) -> Clip | None:
+        """Put the current track's selection on the window's clipboard (any track can paste it)."""
+        track = self.current_track()
+        if track is None:
+            self.report_error("Copy", "Open or record a track first.")
+            return None
+        try:
+            self.clipboard = edits.copy_selection(track.clip, self.current_selection())
+        except VocalisError as exc:
+            self.report_error("Copy", str(exc))
+            return None
+        self.show_message(f"Copied {self.clipboard.duration:.3f} s")
+        return self.clipboard
+
+    def cut_selection(self) -> Job | None:
+        """Copy, then delete the selection (undoable)."""
+        if self.copy_selection() is None:
+            return None
+        return self.apply_edit(edits.delete_selection, "Cut")
+
+    def paste(self) -> Job | None:
+        """Insert the clipboard at the cursor of the current track, or in place of its selection, at that
+        track's rate and channels; the pasted audio is selected afterwards."""
+        if self.clipboard is None:
+            self.report_error("Paste", "Nothing to paste: copy or cut a selection first.")
+            return None
+        track = self.current_track()
+        selection = self.current_selection()
+        start = selection[0] if selection is not None else self.track_area.axis.cursor_s
+        if track is not None:
+            start = min(max(0.0, start), track.clip.duration)
+        length = self.clipboard.duration
+        return self.apply_edit(edits.paste, "Paste", self.clipboard, start,
+                               then=lambda: self.track_area.selection.set(start, start + length))
+
+    def duplicate_selection(self) -> TrackView | None:
+        """A new track with the selection (or the whole track), lined up in time with its source (undoable)."""
+        track = self.current_track()
+        if track is None:
+            self.report_error("Duplicate", "Open or record a track first.")
+            return None
+        try:
+            clip = edits.duplicate_as_track(track.clip, self.current_selection())
+        except VocalisError as exc:
+            self.report_error("Duplicate", str(exc))
+            return None
+        command = AddTrackCommand(self.track_area, replace(clip, name=f"{track.clip.name or 'untitled'} copy"),
+                                  "Duplicate")
+        self.undo_stack.push(command)
+        self._update_title()
+        return command.track
 
     def edit_gain(self) -> None:
         db = dialogs.ask_float(self, self.titled("Gain"), "Gain in dB:", 0.0, -60.0, 60.0)
@@ -292,6 +367,15 @@ class MainWindow(QMainWindow):
         if rate is not None:
             self.apply_edit(edits.resample, f"Resample to {rate} Hz", rate)
 
+    def show_spectrogram_settings(self) -> None:
+        """FFT size and dB range of every track's spectrogram, in a small dialog."""
+        area = self.track_area
+        current = replace(VIEW_SETTINGS, n_fft=area.spectrogram_fft, floor_db=area.spectrogram_floor_db)
+        dialog = SpectrogramSettingsDialog(current, self)
+        if dialog.exec():
+            chosen = dialog.chosen()
+            area.set_spectrogram_settings(chosen.n_fft, chosen.floor_db)
+
     def _selection_changed(self, selection) -> None:
         if self.playback.playing and self.transport.loop_button.isChecked() and selection is not None:
             self.playback.set_loop(*selection, enabled=True)
@@ -308,20 +392,30 @@ class MainWindow(QMainWindow):
             self._start_playback(None)
 
     def _start_playback(self, start_s: float | None) -> None:
-        """Play the current track: the selection (looped if the loop button is on) or from the cursor."""
-        track = self.current_track()
-        if track is None:
+        """Play all tracks mixed (mute, solo, gain): the selection (looped if the loop button is on) or
+        from the cursor."""
+        mix = self.track_area.mix()
+        if mix is None:
             return
         selection = self.current_selection()
         loop = self.transport.loop_button.isChecked() and selection is not None
         if start_s is None:
             cursor = self.track_area.axis.cursor_s
-            start_s = selection[0] if selection is not None else (cursor if cursor < track.clip.duration else 0.0)
+            start_s = selection[0] if selection is not None else (cursor if cursor < mix.duration else 0.0)
         end_s = selection[1] if selection is not None and start_s < selection[1] else None
+        self._mixed_tracks = tuple(self.track_area.tracks)
         try:
-            self.playback.play(track.clip, start_s, end_s, loop)
+            self.playback.play(mix, start_s, end_s, loop)
         except VocalisError as exc:
             self.report_error("Cannot play", str(exc))
+
+    def _levels_changed(self) -> None:
+        """A mute, solo or gain change is heard at once in the mix that is playing (and is a change a
+        project keeps)."""
+        player = self.playback.player
+        if player is not None and player.source is not None:
+            player.source.set_levels([track.level for track in self._mixed_tracks])
+        self._update_title()
 
     def stop(self) -> None:
         self.playback.stop()

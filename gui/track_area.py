@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QScrollArea, QScrollBar, QVBoxLayout, QWidget
 
 from engine.audio.clip import Clip
+from engine.audio.mix import Mix
 from gui.views import SelectionModel, TimeAxis, TimeRuler, TrackView
+from gui.views.spectrogram import VIEW_SETTINGS
 
 SCROLL_UNITS_PER_S = 1000  # the scroll bar counts milliseconds
 
@@ -16,9 +20,13 @@ TRACK_MIN_HEIGHT = 220
 
 class TrackArea(QWidget):
     """Signals: ``current_changed(track or None)``, ``tracks_changed()`` when one is added or closed,
-    ``close_requested(track)`` from a track's close button, ``seek_requested(seconds)`` from a click."""
+    ``close_requested(track)`` from a track's close button, ``seek_requested(seconds)`` from a click,
+    ``levels_changed()`` when a track's mute, solo or gain changes."""
 
     current_changed = Signal(object)
+    levels_changed = Signal()
+    spectrogram_fft = VIEW_SETTINGS.n_fft
+    spectrogram_floor_db = VIEW_SETTINGS.floor_db
     tracks_changed = Signal()
     close_requested = Signal(object)
     seek_requested = Signal(float)
@@ -61,6 +69,8 @@ class TrackArea(QWidget):
     def add_track(self, clip: Clip) -> TrackView:
         track = TrackView(clip, self.axis, self.selection)
         track.setMinimumHeight(TRACK_MIN_HEIGHT)
+        track.levelChanged.connect(self.levels_changed)
+        self._apply_spectrogram_settings(track)
         track.activated.connect(lambda: self.set_current(track))
         track.closeRequested.connect(lambda: self.close_requested.emit(track))
         track.seekRequested.connect(self.seek_requested)
@@ -102,6 +112,23 @@ class TrackArea(QWidget):
         if track is not None:
             self.scroll_area.ensureWidgetVisible(track)
         self.current_changed.emit(track)
+
+    def set_spectrogram_settings(self, n_fft: int, floor_db: float) -> None:
+        """FFT size and lowest level shown for the spectrograms of every track, now and opened later
+        (each keeps its own frequency scale)."""
+        self.spectrogram_fft, self.spectrogram_floor_db = n_fft, floor_db
+        for track in self.tracks:
+            self._apply_spectrogram_settings(track)
+
+    def _apply_spectrogram_settings(self, track: TrackView) -> None:
+        view = track.spectrogram
+        view.set_settings(replace(view.settings, n_fft=self.spectrogram_fft, floor_db=self.spectrogram_floor_db))
+
+    def mix(self) -> Mix | None:
+        """Every track with its mute, solo and gain, as the playback mix (None without tracks)."""
+        if not self.tracks:
+            return None
+        return Mix([track.clip for track in self.tracks], [track.level for track in self.tracks])
 
     def refresh_duration(self) -> None:
         """Fit the axis to the longest track after an edit changed a length."""

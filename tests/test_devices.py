@@ -176,3 +176,24 @@ def test_switching_the_loop_off_stops_at_the_end_of_the_range():
         assert player.position == pytest.approx(0.5, abs=1e-3)
     finally:
         player.stop()
+
+
+def test_a_mix_plays_only_its_audible_tracks():
+    """Two tones as two tracks, the 440 Hz one muted: the sink hears the 660 Hz one alone."""
+    from engine.audio.mix import Mix, TrackLevel
+
+    mix = Mix([Clip(tone(440.0, 1.2, RATE, amplitude=0.5), RATE), Clip(tone(660.0, 1.2, RATE // 2, amplitude=0.5), RATE // 2)],
+              [TrackLevel(mute=True), TrackLevel()])
+    recorder = devices.Recorder(PORTAUDIO_DEVICE, sample_rate=RATE, channels=1)
+    player = devices.Player(PORTAUDIO_DEVICE)
+    recorder.start()
+    try:
+        time.sleep(0.2)
+        player.play(mix)
+        assert player.source.sample_rate == RATE
+        assert player.wait(10.0)
+        time.sleep(0.3)
+    finally:
+        player.stop()
+        clip = recorder.stop()
+    assert dominant_frequency(_loud_part(clip.samples[0]), RATE) == pytest.approx(660.0, abs=2.0)

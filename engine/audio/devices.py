@@ -1,9 +1,10 @@
 """Playback and recording through sounddevice (PortAudio), with no Qt.
 
 The audio callbacks run on PortAudio's real-time thread, so they only copy between the stream and buffers
-prepared beforehand and update a few numbers in preallocated arrays: no buffers are allocated there, no
-locks are taken and no model work is done. Everything else (preparing the buffer, collecting recorded
-chunks, turning them into a :class:`Clip`) happens on ordinary threads.
+prepared beforehand (playback multiplies and adds its tracks, :meth:`engine.audio.mix.Mix.read_into`) and
+update a few numbers in preallocated arrays: no buffers are allocated there, no locks are taken and no
+model work is done. Everything else (preparing the tracks, collecting recorded chunks, turning them into a
+:class:`Clip`) happens on ordinary threads.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import sounddevice as sd
 
 from engine.audio.clip import Clip
-from engine.audio.dsp import resample
+from engine.audio.mix import Mix
 from engine.errors import VocalisError
 
 
@@ -91,7 +92,7 @@ def _db(value: float) -> float:
 
 
 class Player:
-    """Plays a clip, or a range of it, optionally looping, and reports where playback is.
+    """Plays a clip or a mix of tracks, or a range of it, optionally looping, and reports where playback is.
 
     ``position`` is what is being heard now: the frames handed to PortAudio (interpolated in time within
     the last block) less the stream's output latency. Counting handed-over frames rather than trusting
@@ -104,10 +105,10 @@ class Player:
     def __init__(self, device: int | str | None = None, sample_rate: int | None = None,
                  latency: str | float = "high"):
         self.device = device
-        self.sample_rate = sample_rate  # None: the clip's own rate
+        self.sample_rate = sample_rate  # None: the source's own rate
         self.latency = latency
         self._stream: sd.OutputStream | None = None
-        self._buffer = np.zeros((0, 1), np.float32)  # frames × channels, what the callback copies from
+        self._source: Mix | None = None  # what the callback reads its blocks from
         self._rate = 1
         # Shared with the callback, written in place: [next frame, loop start, loop end, stop frame].
         self._cursor = np.zeros(4, np.int64)
@@ -119,24 +120,24 @@ class Player:
         self._last_heard = 0  # the last position reported, read and written by callers only
 
     # -- control ------------------------------------------------------------------------------------
-    def play(self, clip: Clip, start_s: float = 0.0, end_s: float | None = None, loop: bool = False) -> None:
-        """Start playing ``clip`` from ``start_s`` to ``end_s`` (the end of the clip when None); with
-        ``loop`` the range repeats until :meth:`stop`."""
+    def play(self, source: Clip | Mix, start_s: float = 0.0, end_s: float | None = None,
+             loop: bool = False) -> None:
+        """Start playing ``source`` (a clip, or several tracks as a :class:`Mix`) from ``start_s`` to
+        ``end_s`` (its end when None); with ``loop`` the range repeats until :meth:`stop`. A mix is
+        mixed block by block as the device asks, so its gains can change while it plays."""
         self.stop()
         output = find_device(self.device, "output")
-        channels = clip.channels
+        mix = source if isinstance(source, Mix) else Mix([source])
+        channels = mix.channels
         if channels > output.max_output_channels:
             # More channels than the device has: play the mix on as many channels as it offers, up to two.
             channels = min(2, output.max_output_channels)
-        rate = self.sample_rate or clip.sample_rate
+        rate = self.sample_rate or mix.sample_rate
         if self.sample_rate is None and not _accepts(output, channels, rate):
             rate = int(output.default_sample_rate)  # e.g. an 8 kHz clip on a 48 kHz-only card
-        samples = clip.samples if rate == clip.sample_rate else resample(clip, rate).samples
-        if channels != clip.channels:
-            samples = np.repeat(samples.mean(axis=0, keepdims=True), channels, axis=0)
-        self._buffer = np.ascontiguousarray(samples.T, dtype=np.float32)
+        self._source = mix.with_format(rate, channels)
         self._rate = rate
-        total = self._buffer.shape[0]
+        total = self._source.frames
         start = int(np.clip(round(start_s * rate), 0, total))
         end = total if end_s is None else int(np.clip(round(end_s * rate), start, total))
         self._cursor[:] = (start, start, end, end)
@@ -153,6 +154,11 @@ class Player:
         except (sd.PortAudioError, ValueError) as exc:
             self._stream = None
             raise AudioDeviceError(f"cannot play on {output.label} at {rate} Hz, {channels} channel(s): {exc}") from exc
+
+    @property
+    def source(self) -> Mix | None:
+        """What is playing (a clip is played as a one-track mix), at the device's rate and channels."""
+        return self._source
 
     def pause(self) -> None:
         """Stop the sound but keep the position; :meth:`resume` continues from there."""
@@ -179,8 +185,9 @@ class Player:
 
     def set_loop(self, start_s: float, end_s: float, enabled: bool = True) -> None:
         """Change the range while playing: repeat it (``enabled``) or stop at its end."""
-        start = int(np.clip(round(start_s * self._rate), 0, self._buffer.shape[0]))
-        end = int(np.clip(round(end_s * self._rate), start, self._buffer.shape[0]))
+        total = self._source.frames if self._source is not None else 0
+        start = int(np.clip(round(start_s * self._rate), 0, total))
+        end = int(np.clip(round(end_s * self._rate), start, total))
         self._cursor[1:4] = (start, end, end)
         self._looping[0] = enabled
 
@@ -210,7 +217,7 @@ class Player:
         loop_start, loop_end = int(self._cursor[1]), int(self._cursor[2])
         if self._looping[0] and heard >= loop_end > loop_start:
             heard = loop_start + (heard - loop_start) % (loop_end - loop_start)
-        heard = int(np.clip(heard, loop_start, self._buffer.shape[0]))
+        heard = int(np.clip(heard, loop_start, self._source.frames))
         # Callbacks jitter; the cursor must not step back for that. Only a loop wrapping around moves it
         # back (by about the loop length).
         wrapped = self._looping[0] and heard < self._last_heard - (loop_end - loop_start) / 2
@@ -236,7 +243,7 @@ class Player:
             limit = loop_end if self._looping[0] else stop
             count = min(frames - written, max(0, limit - index))
             if count > 0:
-                outdata[written:written + count] = self._buffer[index:index + count]
+                self._source.read_into(outdata[written:written + count], int(index))
                 written += count
                 cursor[0] = index + count
             elif self._looping[0] and loop_end > loop_start:

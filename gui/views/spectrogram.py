@@ -1,5 +1,5 @@
 """The spectrogram view: tiles from :class:`engine.audio.spectrogram.SpectrogramTiler`, computed by
-background jobs and kept in an LRU cache keyed by (scale, zoom level, tile index).
+background jobs and kept in an LRU cache keyed by (settings, zoom level, tile index).
 
 Tiles are cached as 8-bit colour indices rather than QImages: a frame is composed in numpy (gather the
 visible columns, max-pool the rows to the view's height) and coloured as one indexed QImage with a
@@ -12,6 +12,10 @@ STFT column per pixel, whatever its length: a one-hour file zoomed out costs abo
 second zoomed in. Tiles missing at the current level are requested (visible ones, centre first, at most
 :data:`MAX_TILES_IN_FLIGHT` at a time, by long-lived :class:`TileServers`) and, until they arrive, the area shows whatever coarser level is
 cached, so the picture appears at once and sharpens as tiles come in.
+
+The FFT size and the dB range shown (``floor_db`` to 0 dBFS) are the view's :class:`SpectrogramSettings`,
+changed in :class:`SpectrogramSettingsDialog`; tiles are keyed by the settings they were drawn with, so a
+change starts a fresh cache and a tile still computed with the old settings is never shown.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import numpy as np
 import pyqtgraph
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QImage, QPainter
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QComboBox, QDialog, QDialogButtonBox, QFormLayout, QSpinBox, QWidget
 
 from engine.audio.clip import Clip
 from engine.audio.spectrogram import SpectrogramSettings, SpectrogramTiler
@@ -44,6 +48,10 @@ TILE_ROWS = 512
 """Linear spectra (1025 bins) are max-pooled to at most this many rows in a tile: more than a view is
 tall, a quarter of the memory."""
 DISPLAY_RANGE_DB = (-100.0, 0.0)
+FFT_SIZES = (256, 512, 1024, 2048, 4096, 8192)
+DB_RANGE_LIMITS = (30, 160)
+VIEW_SETTINGS = SpectrogramSettings(floor_db=DISPLAY_RANGE_DB[0])
+"""What a new view shows: 2048-point FFT, -100 to 0 dBFS."""
 CACHE_TILES = 512  # at most 512 tiles × 512 rows × 256 columns × 1 byte = 64 MiB
 MAX_TILE_SERVERS = 2
 MAX_TILES_IN_FLIGHT = 2  # queued at a time, so a zoom or scroll can re-prioritise everything else
@@ -51,7 +59,7 @@ SERVER_IDLE_EXIT_S = 2.0
 COLOUR_MAP = "magma"
 FREQUENCY_LABELS_HZ = (100, 200, 500, 1000, 2000, 5000, 10000, 20000)
 
-TileKey = tuple[str, int, int]  # (scale, level, tile index)
+TileKey = tuple[SpectrogramSettings, int, int]  # (settings drawn with, level, tile index)
 
 log = logging.getLogger("vocalis.gui.views")
 
@@ -78,9 +86,10 @@ def fit_rows(values: np.ndarray, rows: int) -> np.ndarray:
     return pooled
 
 
-def colour_indices(decibels: np.ndarray) -> np.ndarray:
-    """uint8 colour-table indices ``(rows, columns)``, the lowest frequency at the bottom."""
-    low, high = DISPLAY_RANGE_DB
+def colour_indices(decibels: np.ndarray, floor_db: float = DISPLAY_RANGE_DB[0]) -> np.ndarray:
+    """uint8 colour-table indices ``(rows, columns)`` of ``floor_db`` (darkest) to 0 dBFS, the lowest
+    frequency at the bottom."""
+    low, high = floor_db, DISPLAY_RANGE_DB[1]
     pooled = fit_rows(decibels, min(TILE_ROWS, decibels.shape[0]))
     index = np.clip((pooled - low) * (255.0 / (high - low)), 0, 255).astype(np.uint8)
     return np.ascontiguousarray(index[::-1])
@@ -157,7 +166,7 @@ class TileServers:
                         return
                 continue
             try:
-                indices = colour_indices(tilers.get(key[1]).tile(first_column, end_column))
+                indices = colour_indices(tilers.get(key[1]).tile(first_column, end_column), tilers.settings.floor_db)
             except Exception:  # noqa: BLE001 - the view must hear of it, or it would wait for the tile forever
                 log.exception("spectrogram tile %s failed", key)
                 indices = None
@@ -174,7 +183,7 @@ class SpectrogramView(TimelineView):
     tileArrived = Signal()
 
     def __init__(self, clip: Clip, axis: TimeAxis, selection: SelectionModel, parent: QWidget | None = None,
-                 settings: SpectrogramSettings = SpectrogramSettings()):
+                 settings: SpectrogramSettings = VIEW_SETTINGS):
         super().__init__(axis, selection, parent)
         self.clip = clip
         self.settings = settings
@@ -195,8 +204,12 @@ class SpectrogramView(TimelineView):
 
     def set_scale(self, scale: str) -> None:
         """Switch between ``"linear"`` and ``"mel"`` frequency axes."""
-        if scale != self.settings.scale:
-            self.settings = replace(self.settings, scale=scale)
+        self.set_settings(replace(self.settings, scale=scale))
+
+    def set_settings(self, settings: SpectrogramSettings) -> None:
+        """Draw with other settings (FFT size, dB range, scale): the tile cache starts over."""
+        if settings != self.settings:
+            self.settings = settings
             self._reset()
 
     def _reset(self) -> None:
@@ -228,7 +241,7 @@ class SpectrogramView(TimelineView):
 
     # --- drawing --------------------------------------------------------------------------------------
     def content_key(self) -> tuple:
-        return (id(self.clip), self.settings.scale)
+        return (id(self.clip), self.settings)
 
     def render_content(self, width: int, height: int) -> QImage:
         """Each pixel column shows the STFT column centred nearest to it, from the current level's tile
@@ -246,7 +259,7 @@ class SpectrogramView(TimelineView):
             columns = np.rint(centres * rate / self._tilers.hop(source_level)).astype(np.int64)
             tile_of = columns // per_tile
             for index in np.unique(tile_of[unfilled]):
-                key = (self.settings.scale, source_level, int(index))
+                key = (self.settings, source_level, int(index))
                 tile = self._cache.get(key)
                 if tile is None:
                     if source_level == level:
@@ -286,7 +299,7 @@ class SpectrogramView(TimelineView):
         painter.end()
 
     def _top_level(self) -> int:
-        return max((key[1] for key in self._cache if key[0] == self.settings.scale), default=0)
+        return max((key[1] for key in self._cache if key[0] == self.settings), default=0)
 
     # --- background tiles ------------------------------------------------------------------------------
     def _request_tiles(self) -> None:
@@ -299,7 +312,7 @@ class SpectrogramView(TimelineView):
 
     def _tile_ready(self, key: TileKey, clip: Clip, indices: np.ndarray | None) -> None:
         if clip is not self.clip or key not in self._in_flight:
-            return  # a reset happened since: the tile belongs to another clip or scale
+            return  # a reset happened since: the tile belongs to another clip or other settings
         self._in_flight.discard(key)
         if indices is not None:
             self._cache[key] = indices
@@ -309,3 +322,34 @@ class SpectrogramView(TimelineView):
         if indices is not None and key[1] == self.level_for(self.width()):
             self.invalidate()  # a millisecond-scale render; other levels wait for the next zoom or scroll
         self.tileArrived.emit()
+
+
+class SpectrogramSettingsDialog(QDialog):
+    """FFT size (frequency against time resolution) and the dB range shown (how far below full scale
+    the colours reach)."""
+
+    def __init__(self, settings: SpectrogramSettings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Spectrogram settings")
+        self._settings = settings
+        self.fft_size = QComboBox()
+        for size in FFT_SIZES:
+            self.fft_size.addItem(f"{size} samples", size)
+        self.fft_size.setCurrentIndex(max(0, self.fft_size.findData(settings.n_fft)))
+        self.fft_size.setToolTip("Longer windows separate close frequencies better and blur timing more")
+        self.range_db = QSpinBox()
+        self.range_db.setRange(*DB_RANGE_LIMITS)
+        self.range_db.setSingleStep(10)
+        self.range_db.setSuffix(" dB")
+        self.range_db.setValue(round(-settings.floor_db))
+        self.range_db.setToolTip("Levels from this far below full scale up to 0 dBFS get colours; quieter is black")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("FFT size:", self.fft_size)
+        form.addRow("Range:", self.range_db)
+        form.addRow(buttons)
+
+    def chosen(self) -> SpectrogramSettings:
+        return replace(self._settings, n_fft=int(self.fft_size.currentData()), floor_db=-float(self.range_db.value()))

@@ -1,13 +1,15 @@
-"""One track of the editor: a header (name, format, spectrogram scale, close) above the waveform and the spectrogram of
-one clip, all following the window's shared time axis and selection."""
+"""One track of the editor: a header (name, format, mute, solo, gain, waveform and spectrogram scales,
+close) above the waveform and the spectrogram of one clip, all following the window's shared time axis
+and selection."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QMouseEvent, QPalette
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from engine.audio.clip import Clip
+from engine.audio.mix import TrackLevel
 from engine.audio.peaks import PeakPyramid
 from engine.jobs import CancelToken, Job, Progress
 from gui.views import style
@@ -29,11 +31,16 @@ def build_peaks(clip: Clip, progress: Progress, cancel: CancelToken) -> PeakPyra
     return PeakPyramid.from_clip(clip)
 
 
+GAIN_RANGE_DB = (-60.0, 24.0)
+
+
 class _Header(QFrame):
-    """Name and format of the track, with the spectrogram scale and close buttons; a click on it selects
-    the track."""
+    """Name and format of the track, its playback level (mute, solo, gain), the spectrogram scale and
+    close buttons; a click on it selects the track. ``level_changed`` fires when mute, solo or gain
+    change."""
 
     pressed = Signal()
+    level_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -43,6 +50,19 @@ class _Header(QFrame):
         bold.setBold(True)
         self.name_label.setFont(bold)
         self.info_label = QLabel()
+        self.mute_button = self._toggle("M", "Mute this track in playback")
+        self.solo_button = self._toggle("S", "Solo: while any track is soloed, only soloed tracks play")
+        self.gain_box = QDoubleSpinBox()
+        self.gain_box.setRange(*GAIN_RANGE_DB)
+        self.gain_box.setSingleStep(1.0)
+        self.gain_box.setDecimals(1)
+        self.gain_box.setSuffix(" dB")
+        self.gain_box.setToolTip("Playback gain of this track (the audio itself is not changed)")
+        self.gain_box.valueChanged.connect(self.level_changed)
+        self.db_button = QToolButton()
+        self.db_button.setText("dB")
+        self.db_button.setCheckable(True)
+        self.db_button.setToolTip("dB amplitude scale for the waveform (off: linear)")
         self.mel_button = QToolButton()
         self.mel_button.setText("mel")
         self.mel_button.setCheckable(True)
@@ -54,9 +74,20 @@ class _Header(QFrame):
         layout.setContentsMargins(6, 2, 2, 2)
         layout.addWidget(self.name_label)
         layout.addWidget(self.info_label, 1)
+        for control in (self.mute_button, self.solo_button, self.gain_box):
+            layout.addWidget(control)
+        layout.addWidget(self.db_button)
         layout.addWidget(self.mel_button)
         layout.addWidget(self.close_button)
         self.set_current(False)
+
+    def _toggle(self, text: str, tip: str) -> QToolButton:
+        button = QToolButton()
+        button.setText(text)
+        button.setToolTip(tip)
+        button.setCheckable(True)
+        button.toggled.connect(self.level_changed)
+        return button
 
     def set_current(self, current: bool) -> None:
         # A palette, not a style sheet: style sheets re-polish every child, tens of ms per track opened.
@@ -75,12 +106,13 @@ class TrackView(QWidget):
 
     Signals: ``activated`` when the user clicks anywhere on the track (it becomes the current track),
     ``closeRequested`` from the close button, ``seekRequested(seconds)`` when a plain click in a view
-    asks to move the play head.
+    asks to move the play head, ``levelChanged`` when mute, solo or gain change (see :attr:`level`).
     """
 
     activated = Signal()
     closeRequested = Signal()
     seekRequested = Signal(float)
+    levelChanged = Signal()
 
     def __init__(self, clip: Clip, axis: TimeAxis, selection: SelectionModel, parent: QWidget | None = None):
         super().__init__(parent)
@@ -100,7 +132,9 @@ class TrackView(QWidget):
         layout.addWidget(self.spectrogram, 1)
         self.header.pressed.connect(self.activated)
         self.header.close_button.clicked.connect(self.closeRequested)
+        self.header.level_changed.connect(self.levelChanged)
         self.header.mel_button.toggled.connect(lambda mel: self.spectrogram.set_scale("mel" if mel else "linear"))
+        self.header.db_button.toggled.connect(lambda db: self.waveform.set_amplitude_scale("db" if db else "linear"))
         for view in self.views:
             view.pressed.connect(self.activated)
             view.seekRequested.connect(self.seekRequested)
@@ -109,6 +143,18 @@ class TrackView(QWidget):
     @property
     def views(self) -> list:
         return [self.waveform, self.spectrogram]
+
+    @property
+    def level(self) -> TrackLevel:
+        """How this track enters the playback mix."""
+        header = self.header
+        return TrackLevel(header.gain_box.value(), header.mute_button.isChecked(), header.solo_button.isChecked())
+
+    def set_level(self, level: TrackLevel) -> None:
+        header = self.header
+        header.gain_box.setValue(level.gain_db)
+        header.mute_button.setChecked(level.mute)
+        header.solo_button.setChecked(level.solo)
 
     def set_clip(self, clip: Clip) -> None:
         """Show ``clip`` (a new recording, an edit, an undo); the views recompute in the background."""

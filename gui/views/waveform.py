@@ -1,5 +1,7 @@
 """The waveform view: one lane per channel showing min/max per pixel column, or the samples themselves
-as a line when zoomed in far enough to see them.
+as a line when zoomed in far enough to see them; amplitudes on a linear or a dB scale (Audacity's
+"Waveform (dB)": the centre line is :data:`DB_RANGE` below full scale, so quiet passages stay visible),
+labelled along the left edge.
 
 The min/max per column come from the clip's peak pyramid (built off the UI thread by the track for long
 clips), so drawing an hour costs the same as drawing a second; they are rasterised into an image with one
@@ -21,6 +23,30 @@ from gui.views.timeline import SelectionModel, TimeAxis
 
 SAMPLE_LINE_MAX_FRAMES_PER_PX = 1.0  # below this the samples are drawn as a connected line
 SAMPLE_DOTS_MAX_FRAMES_PER_PX = 0.2  # below this each sample also gets a dot
+
+
+AMPLITUDE_SCALES = ("linear", "db")
+DB_RANGE = 60.0
+"""On the dB scale a lane spans -DB_RANGE dBFS (its centre line) to 0 dBFS (its edges)."""
+SCALE_LABELS = {"linear": (1.0, 0.5), "db": (0.0, -6.0, -12.0, -24.0, -48.0)}
+LABEL_MIN_SPACING_PX = 12
+
+
+def display_amplitude(values: np.ndarray, scale: str) -> np.ndarray:
+    """Sample values as heights in [-1, 1] of half a lane: linear, or sign × (1 + dBFS / DB_RANGE) with
+    anything at or below -DB_RANGE dBFS on the centre line. Both are monotonic, so the min/max envelope
+    maps column by column."""
+    clipped = np.clip(values, -1.0, 1.0)
+    if scale == "linear":
+        return clipped
+    with np.errstate(divide="ignore"):
+        decibels = 20.0 * np.log10(np.abs(clipped))
+    return np.sign(clipped) * np.clip(1.0 + decibels / DB_RANGE, 0.0, 1.0)
+
+
+def _label_height(level: float, scale: str) -> float:
+    """Height (in half-lanes) of a scale label: a level in dBFS on the dB scale, an amplitude otherwise."""
+    return level if scale == "linear" else float(display_amplitude(np.array([10 ** (level / 20)]), scale)[0])
 
 
 BLOCKS_PER_COLUMN = 4
@@ -56,7 +82,16 @@ class WaveformView(TimelineView):
         super().__init__(axis, selection, parent)
         self.clip = clip
         self.peaks: PeakPyramid | None = None
+        self.amplitude_scale = "linear"
         self.setMinimumHeight(80)
+
+    def set_amplitude_scale(self, scale: str) -> None:
+        """Show amplitudes on the ``"linear"`` or ``"db"`` scale."""
+        if scale not in AMPLITUDE_SCALES:
+            raise ValueError(f"amplitude scale must be one of {AMPLITUDE_SCALES}, not {scale!r}")
+        if scale != self.amplitude_scale:
+            self.amplitude_scale = scale
+            self.invalidate()
 
     def set_clip(self, clip: Clip, peaks: PeakPyramid | None = None) -> None:
         """Show another clip (an edit or undo); ``peaks`` is its pyramid if already known."""
@@ -69,7 +104,7 @@ class WaveformView(TimelineView):
         self.invalidate()
 
     def content_key(self) -> tuple:
-        return (id(self.clip), id(self.peaks))
+        return (id(self.clip), id(self.peaks), self.amplitude_scale)
 
     def frames_per_pixel(self, width: int | None = None) -> float:
         return self.axis.span_s * self.clip.sample_rate / max(width or self.width(), 1)
@@ -87,7 +122,9 @@ class WaveformView(TimelineView):
         if not drawn_as_lines:
             envelope = self.column_extrema(width)
             if envelope is not None:
-                self._rasterise(pixels, lanes, *envelope)
+                minima, maxima, x0, x1 = envelope
+                self._rasterise(pixels, lanes, display_amplitude(minima, self.amplitude_scale),
+                                display_amplitude(maxima, self.amplitude_scale), x0, x1)
         image = QImage(pixels.data, width, height, width * 4, QImage.Format.Format_RGB32).copy()
         if drawn_as_lines:
             self._draw_samples(image, lanes, frames_per_px)
@@ -96,7 +133,33 @@ class WaveformView(TimelineView):
             painter.setPen(style.RULER_TEXT)
             painter.drawText(image.rect(), Qt.AlignmentFlag.AlignCenter, "computing overview…")
             painter.end()
+        self._draw_scale_labels(image, lanes)
         return image
+
+    def scale_labels(self, lanes: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+        """(tick y, text baseline y, text) of the amplitude labels on the upper half of each lane, spaced
+        so they never overlap (a short lane gets fewer); a label at a lane's top edge is written below
+        its tick."""
+        labels = []
+        for top, bottom in lanes:
+            half = (bottom - top) / 2
+            last_text_y = float("-inf")
+            for level in SCALE_LABELS[self.amplitude_scale]:  # from the top edge towards the centre line
+                y = round(top + half - _label_height(level, self.amplitude_scale) * half * 0.95)
+                text_y = max(y + 4, top + LABEL_MIN_SPACING_PX - 2)
+                if text_y - last_text_y >= LABEL_MIN_SPACING_PX and text_y <= bottom:
+                    text = f"{level:g} dB" if self.amplitude_scale == "db" else f"{level:g}"
+                    labels.append((y, text_y, text))
+                    last_text_y = text_y
+        return labels
+
+    def _draw_scale_labels(self, image: QImage, lanes: list[tuple[int, int]]) -> None:
+        painter = QPainter(image)
+        painter.setPen(style.RULER_TEXT)
+        for tick_y, text_y, text in self.scale_labels(lanes):
+            painter.drawLine(0, tick_y, 3, tick_y)
+            painter.drawText(5, text_y, text)
+        painter.end()
 
     def column_extrema(self, width: int) -> tuple[np.ndarray, np.ndarray, int, int] | None:
         """``(minima, maxima, x0, x1)`` for the pixel columns ``x0..x1`` that show audio (a shorter track
@@ -125,13 +188,14 @@ class WaveformView(TimelineView):
     @staticmethod
     def _rasterise(pixels: np.ndarray, lanes: list[tuple[int, int]], minima: np.ndarray, maxima: np.ndarray,
                    x0: int, x1: int) -> None:
+        """Fill each column between its heights (display units, -1..1 of half a lane)."""
         colour = _argb(style.WAVEFORM)
         for channel, (top, bottom) in enumerate(lanes):
             half = (bottom - top) / 2
             centre = top + half
             scale = half * 0.95
-            upper = np.floor(centre - np.clip(maxima[channel], -1, 1) * scale).astype(np.int32)
-            lower = np.ceil(centre - np.clip(minima[channel], -1, 1) * scale).astype(np.int32)
+            upper = np.floor(centre - maxima[channel] * scale).astype(np.int32)
+            lower = np.ceil(centre - minima[channel] * scale).astype(np.int32)
             lower = np.maximum(lower, upper + 1)  # silence still shows a one-pixel line
             rows = np.arange(top, bottom, dtype=np.int32)[:, None]
             mask = (rows >= upper[None, :]) & (rows < lower[None, :])
@@ -149,7 +213,7 @@ class WaveformView(TimelineView):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         for channel, (top, bottom) in enumerate(lanes):
             half = (bottom - top) / 2
-            ys = top + half - np.clip(self.clip.samples[channel, first:last], -1, 1) * half * 0.95
+            ys = top + half - display_amplitude(self.clip.samples[channel, first:last], self.amplitude_scale) * half * 0.95
             points = [QPointF(float(x), float(y)) for x, y in zip(xs, ys)]
             painter.setPen(QPen(style.WAVEFORM_SAMPLE, 1.2))
             painter.drawPolyline(QPolygonF(points))

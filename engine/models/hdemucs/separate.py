@@ -1,4 +1,4 @@
-"""Chunked Hybrid Demucs inference: bounded memory for songs of any length, and the vocal stem as a Clip.
+"""Chunked Hybrid Demucs inference: bounded memory for songs of any length, and the stems as Clips.
 
 A whole song does not fit through HDemucs at once (its activations grow with the input), so the song is
 cut into segments that overlap (:func:`engine.audio.stitch.window_starts`) and joined by
@@ -59,17 +59,20 @@ def separate_chunked(model: SourceModel, audio: torch.Tensor, *, segment: int, o
     return torch.from_numpy(np.concatenate(list(blocks), axis=-1))
 
 
-def separate_vocals(clip: Clip, model: SourceModel, *, sources: Sequence[str] = SOURCES,
-                    segment_s: float = 10.0, overlap_s: float = 1.0, device: str | torch.device = "cpu",
-                    progress: Progress | None = None, cancel: CancelToken | None = None) -> Clip:
-    """The vocal stem of ``clip`` at the clip's own rate and channel count.
+def separate_sources(clip: Clip, model: SourceModel, *, sources: Sequence[str] = SOURCES,
+                     keep: Sequence[str] | None = None, segment_s: float = 10.0, overlap_s: float = 1.0,
+                     device: str | torch.device = "cpu", progress: Progress | None = None,
+                     cancel: CancelToken | None = None) -> dict[str, Clip]:
+    """The stems of ``clip`` named in ``keep`` (all of ``sources`` when None), each at the clip's own
+    rate and channel count, named "<clip name> <source>".
 
     The mix is brought to the model's format (44.1 kHz stereo) and standardised by the whole song's mean
-    and standard deviation (as Demucs does), so every segment is scaled alike; the stem is scaled back,
+    and standard deviation (as Demucs does), so every segment is scaled alike; the stems are scaled back,
     then returned to the input's rate and channels. A clip too short for the model is padded with silence
-    and the stem cut back. ``sources`` names the model's outputs in order.
+    and the stems cut back. ``sources`` names the model's outputs in order.
     """
     progress = progress or null_progress()
+    keep = list(sources if keep is None else keep)
     audio = torch.from_numpy(np.ascontiguousarray(clip.samples))
     if clip.sample_rate != SAMPLE_RATE:
         audio = torch.from_numpy(resample(clip.samples, clip.sample_rate, SAMPLE_RATE))
@@ -79,15 +82,26 @@ def separate_vocals(clip: Clip, model: SourceModel, *, sources: Sequence[str] = 
     mean, std = reference.mean(), reference.std(correction=0).clamp_min(1e-8)
     standardised = torch.nn.functional.pad((audio - mean) / std, (0, max(0, MIN_MODEL_FRAMES - audio.shape[-1])))
     stems = separate_chunked(model, standardised, segment=round(segment_s * SAMPLE_RATE),
-                             overlap=round(overlap_s * SAMPLE_RATE), keep=[list(sources).index("vocals")],
+                             overlap=round(overlap_s * SAMPLE_RATE), keep=[list(sources).index(k) for k in keep],
                              device=device, progress=progress.sub(0.0, 0.95), cancel=cancel)
-    vocals = stems[0] * std + mean
-    if clip.channels != AUDIO_CHANNELS:
-        vocals = vocals.mean(dim=0, keepdim=True).expand(clip.channels, -1)
-    if clip.sample_rate != SAMPLE_RATE:
-        vocals = torch.from_numpy(resample(vocals.contiguous().numpy(), SAMPLE_RATE, clip.sample_rate))
-    vocals = vocals[:, :clip.frames]
-    if vocals.shape[-1] < clip.frames:
-        vocals = torch.nn.functional.pad(vocals, (0, clip.frames - vocals.shape[-1]))
-    progress(1.0, "vocals separated")
-    return Clip(vocals.contiguous().numpy(), clip.sample_rate, source=clip.source, name=f"{clip.name} vocals".strip())
+    result = {}
+    for name, stem in zip(keep, stems * std + mean):
+        if clip.channels != AUDIO_CHANNELS:
+            stem = stem.mean(dim=0, keepdim=True).expand(clip.channels, -1)
+        if clip.sample_rate != SAMPLE_RATE:
+            stem = torch.from_numpy(resample(stem.contiguous().numpy(), SAMPLE_RATE, clip.sample_rate))
+        stem = stem[:, :clip.frames]
+        if stem.shape[-1] < clip.frames:
+            stem = torch.nn.functional.pad(stem, (0, clip.frames - stem.shape[-1]))
+        result[name] = Clip(stem.contiguous().numpy(), clip.sample_rate, source=clip.source,
+                            name=f"{clip.name} {name}".strip())
+    progress(1.0, "stems separated")
+    return result
+
+
+def separate_vocals(clip: Clip, model: SourceModel, *, sources: Sequence[str] = SOURCES,
+                    segment_s: float = 10.0, overlap_s: float = 1.0, device: str | torch.device = "cpu",
+                    progress: Progress | None = None, cancel: CancelToken | None = None) -> Clip:
+    """The vocal stem of ``clip`` at the clip's own rate and channel count (see :func:`separate_sources`)."""
+    return separate_sources(clip, model, sources=sources, keep=["vocals"], segment_s=segment_s,
+                            overlap_s=overlap_s, device=device, progress=progress, cancel=cancel)["vocals"]
