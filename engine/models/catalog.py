@@ -63,6 +63,8 @@ class CatalogEntry:
     files: tuple[ModelFile, ...]
     description: str = ""
     config: Mapping[str, Any] = field(default_factory=dict)
+    # Catalog ids this model cannot run without (a codec, a tokenizer file, an encoder, a vocoder).
+    requires: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:
@@ -83,6 +85,10 @@ class Catalog:
             if entry.id in self._entries:
                 raise BadInputError(path, f"model id {entry.id!r} appears twice")
             self._entries[entry.id] = entry
+        for entry in entries:
+            unknown = [dep for dep in entry.requires if dep not in self._entries]
+            if unknown:
+                raise BadInputError(path, f"model {entry.id!r} requires unknown model(s) {', '.join(unknown)}")
 
     def __iter__(self) -> Iterator[CatalogEntry]:
         return iter(self._entries.values())
@@ -102,6 +108,25 @@ class Catalog:
 
     def for_task(self, task: str) -> list[CatalogEntry]:
         return [e for e in self if e.task == task]
+
+    def with_dependencies(self, model_id: str) -> list[str]:
+        """``model_id`` and everything it requires, transitively, dependencies first (the install order)."""
+        order: list[str] = []
+        visiting: set[str] = set()
+
+        def visit(current: str) -> None:
+            if current in order:
+                return
+            if current in visiting:
+                raise BadInputError(self.path, f"model {current!r} requires itself through its dependencies")
+            visiting.add(current)
+            for dependency in self[current].requires:
+                visit(dependency)
+            visiting.discard(current)
+            order.append(current)
+
+        visit(model_id)
+        return order
 
 
 def _entry(raw: dict[str, Any], path: Path) -> CatalogEntry:
@@ -129,7 +154,8 @@ def _entry(raw: dict[str, Any], path: Path) -> CatalogEntry:
         source=Source(kind=source["kind"], repo=source.get("repo"), revision=source.get("revision", "main"),
                       packages=tuple(source.get("packages", ())), url=source.get("url"),
                       hint=source.get("hint", "")),
-        files=tuple(files), description=raw.get("description", ""), config=dict(raw.get("config", {})))
+        files=tuple(files), description=raw.get("description", ""), config=dict(raw.get("config", {})),
+        requires=tuple(raw.get("requires", ())))
 
 
 def read_catalog(path: str | Path) -> Catalog:
