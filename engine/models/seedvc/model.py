@@ -391,13 +391,18 @@ class SeedVC(nn.Module):
     def velocity(self, x: torch.Tensor, prompt_x: torch.Tensor, x_lens: torch.Tensor, t: torch.Tensor,
                  style: torch.Tensor, mu: torch.Tensor, cfg_rate: float) -> torch.Tensor:
         """The estimator's velocity, guided: ``(1 + r)·v(cond) − r·v(null)`` with the null row's prompt, style
-        and content zeroed (one batch of 2B); a single conditional pass when ``r`` is 0."""
+        and content zeroed (one batch of 2B); a single conditional pass when ``r`` is 0. Inputs are cast to the
+        model's device and dtype; the result is float32."""
+        weight = self.estimator.cond_projection.weight
+        x, prompt_x, t, style, mu = (value.to(device=weight.device, dtype=weight.dtype)
+                                     for value in (x, prompt_x, t, style, mu))
+        x_lens = x_lens.to(weight.device)
         if cfg_rate == 0:
-            return self.estimator(x, prompt_x, x_lens, t, style, mu)
+            return self.estimator(x, prompt_x, x_lens, t, style, mu).float()
         both = self.estimator(torch.cat([x, x]), torch.cat([prompt_x, torch.zeros_like(prompt_x)]),
                               torch.cat([x_lens, x_lens]), torch.cat([t, t]),
                               torch.cat([style, torch.zeros_like(style)]), torch.cat([mu, torch.zeros_like(mu)]))
-        conditional, null = both.chunk(2)
+        conditional, null = both.float().chunk(2)
         return (1.0 + cfg_rate) * conditional - cfg_rate * null
 
     @torch.inference_mode()
@@ -408,14 +413,14 @@ class SeedVC(nn.Module):
 
         ``mu (B, T, C)`` is the content condition of the prompt frames followed by the frames to generate;
         ``prompt_mel (B, 80, T_ref)`` fills the first ``T_ref`` frames of the prompt, whose output frames stay
-        zero. Returns ``(B, 80, T)`` float32. ``on_step(step)`` is called after each step (cancel checks)."""
-        weight = self.length_regulator.content_in_proj.weight
-        device, dtype = weight.device, weight.dtype
+        zero. The state is integrated in float32 whatever the model's dtype. Returns ``(B, 80, T)`` float32 on
+        the model's device. ``on_step(step)`` is called after each step (cancel checks)."""
+        device = self.estimator.cond_projection.weight.device
         batch, _, frames = noise.shape
         prompt_frames = prompt_mel.shape[-1]
         if mu.shape[1] != frames:
             raise ValueError(f"mu has {mu.shape[1]} frames, noise {frames}")
-        x = noise.to(device=device, dtype=dtype).clone()
+        x = noise.to(device=device, dtype=torch.float32).clone()
         x[..., :prompt_frames] = 0
         prompt_x = torch.zeros_like(x)
         prompt_x[..., :prompt_frames] = prompt_mel.to(x)
@@ -425,10 +430,10 @@ class SeedVC(nn.Module):
         t = t_span[0]
         for step in range(1, n_steps + 1):
             dt = t_span[step] - t_span[step - 1]
-            v = self.velocity(x, prompt_x, x_lens, t.expand(batch).to(dtype), style, mu, cfg_rate)
+            v = self.velocity(x, prompt_x, x_lens, t.expand(batch), style, mu, cfg_rate)
             x = x + dt * v
             t = t + dt
             x[..., :prompt_frames] = 0
             if on_step is not None:
                 on_step(step)
-        return x.float()
+        return x
