@@ -101,7 +101,7 @@ def memory_child(seconds: float) -> None:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     models = random_models(torch.device("cpu"), torch.float32)
     source, timbre = voice(seconds, 1), voice(TIMBRE_SECONDS, 2)
-    convert_voice(source, timbre, VCSettings(steps=1, cfg=0.7, device="cpu"), models=models)  # warm-up caches
+    convert_voice(voice(2.0, 3), timbre, VCSettings(steps=1, device="cpu"), models=models)  # warm-up caches
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
     before = _status_kb("VmRSS")
     convert_voice(source, timbre, VCSettings(steps=1, cfg=0.7, device="cpu"), models=models)
