@@ -224,9 +224,13 @@ class WaveNetConv(nn.Module):
         self.padding = (total - total // 2, total // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        conv = self.conv.conv
+        if conv.kernel_size[0] == 1:
+            # A 1×1 convolution is a matrix product; oneDNN would send it through its slow generic path.
+            return torch.matmul(conv.weight[:, :, 0], x) + conv.bias[:, None]
         if any(self.padding):
             x = reflect_pad(x, *self.padding)
-        return self.conv.conv(x)
+        return conv(x)
 
 
 class WaveNet(nn.Module):
@@ -332,7 +336,8 @@ class DiT(nn.Module):
         mask = sequence_mask(x_lens, frames)[:, None, :].to(h.dtype)
         wave = self.wavenet(self.conv1(h).transpose(1, 2), mask, self.t_embedder2(t))
         y = wave.transpose(1, 2) + self.res_projection(h)
-        return self.conv2(self.final_layer(y, time).transpose(1, 2))
+        # conv2 is a 1×1 convolution: applied time-major as a linear layer, then transposed.
+        return F.linear(self.final_layer(y, time), self.conv2.weight[:, :, 0], self.conv2.bias).transpose(1, 2)
 
 
 class CFM(nn.Module):
