@@ -14,11 +14,30 @@ import typing
 from typing import Any, Sequence
 
 
+FIELD_KINDS = ("model", "language", "separator")
+"""Values the GUI offers as a list: catalog models of ``model_task``, Whisper languages, vocal separators."""
+BROWSE_KINDS = ("file", "folder", "file-or-folder")
+
+
 def option(default: Any, help: str, *, choices: Sequence[Any] | None = None, label: str | None = None,
-           minimum: float | None = None, maximum: float | None = None, cli: bool = True) -> Any:
-    """A dataclass field with the documentation the CLI and GUI need."""
+           minimum: float | None = None, maximum: float | None = None, cli: bool = True,
+           advanced: bool = False, kind: str | None = None, model_task: str | None = None,
+           browse: str | None = None, zero_means: str | None = None) -> Any:
+    """A dataclass field with the documentation the CLI and GUI need.
+
+    ``advanced`` folds the field under "Advanced" in the GUI (expert tuning most people never change);
+    ``kind`` (:data:`FIELD_KINDS`, with ``model_task`` naming the catalog task for models) and ``browse``
+    (:data:`BROWSE_KINDS`: a path, with a Browse… button) tell the form which list or picker to offer;
+    ``zero_means`` is what the value 0 stands for ("auto", "keep the input's"), shown instead of 0."""
+    if kind is not None and kind not in FIELD_KINDS:
+        raise ValueError(f"unknown field kind {kind!r}; expected one of {', '.join(FIELD_KINDS)}")
+    if (kind == "model") != (model_task is not None):
+        raise ValueError("a model field names its catalog task (model_task=...), and only a model field does")
+    if browse is not None and browse not in BROWSE_KINDS:
+        raise ValueError(f"unknown browse kind {browse!r}; expected one of {', '.join(BROWSE_KINDS)}")
     meta = {"help": help, "choices": tuple(choices) if choices else None, "label": label,
-            "minimum": minimum, "maximum": maximum, "cli": cli}
+            "minimum": minimum, "maximum": maximum, "cli": cli, "advanced": advanced, "kind": kind,
+            "model_task": model_task, "browse": browse, "zero_means": zero_means}
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -54,8 +73,10 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: Sequence[
             continue
         kind = field_type(cls, field)
         default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        zero = field.metadata.get("zero_means")
         kwargs: dict[str, Any] = {"dest": field.name, "default": None,
-                                  "help": f"{field.metadata.get('help', '')} (default: {default})"}
+                                  "help": f"{field.metadata.get('help', '')} (default: {default}"
+                                          + (f"; 0 = {zero})" if zero else ")")}
         if kind is bool:
             kwargs["type"] = _parse_bool
             kwargs["metavar"] = "yes|no"

@@ -14,8 +14,13 @@ from gui import edits
 
 ZOOM_STEP = 2.0
 
-def _open_models(module, window):
-    return module.ModelsDialog(runner=window.jobs, parent=window)
+def open_models(module, window):
+    """One Models window per main window, showing fresh states each time it is opened."""
+    dialog = window.findChild(module.ModelsDialog)
+    if dialog is None:
+        return module.ModelsDialog(runner=window.jobs, parent=window)
+    dialog.refresh()
+    return dialog
 
 
 def _open_devices(module, window):
@@ -30,7 +35,7 @@ def _open_batch(module, window):
 
 TOOL_WINDOWS = (
     # (menu text, module another part of Vocalis provides, how to open it from the module, title)
-    ("Models…", "gui.models_dialog", _open_models, "Models"),
+    ("Models…", "gui.models_dialog", open_models, "Models"),
     ("Devices…", "gui.device_panel", _open_devices, "Devices"),
     ("Batch…", "gui.batch_panel", _open_batch, "Batch"),
 )
@@ -57,7 +62,15 @@ class WindowActions:
         self._build_view()
         self._build_transport()
         self._build_tools()
-        self.help_menu.addAction(self._action("&About Vocalis", window.show_about))
+        self._build_help()
+        for action in self.track_actions:
+            window.require_track(action)
+
+    @property
+    def track_actions(self) -> list[QAction]:
+        """The commands that act on the current track: disabled while there is none."""
+        return [self.export, self.export_selection, self.close_track, self.crop, self.delete, *self.level_edits,
+                self.select_all, self.zoom_to_selection]
 
     def _action(self, text: str, slot: Callable, shortcut: QKeySequence | str | None = None) -> QAction:
         action = QAction(text, self.window)
@@ -73,10 +86,13 @@ class WindowActions:
         menu.addMenu(self.recent_menu)
         self.rebuild_recent_menu()
         menu.addSeparator()
-        menu.addAction(self._action("&Export…", window.ask_export, "Ctrl+S"))
-        menu.addAction(self._action("Export &Selection…", partial(window.ask_export, True), "Ctrl+Shift+S"))
+        self.export = self._action("&Export…", window.ask_export, "Ctrl+S")
+        self.export_selection = self._action("Export &Selection…", partial(window.ask_export, True), "Ctrl+Shift+S")
+        self.close_track = self._action("&Close Track", window.close_track, QKeySequence.StandardKey.Close)
+        menu.addAction(self.export)
+        menu.addAction(self.export_selection)
         menu.addSeparator()
-        menu.addAction(self._action("&Close Track", window.close_track, QKeySequence.StandardKey.Close))
+        menu.addAction(self.close_track)
         menu.addAction(self._action("&Quit", window.close, QKeySequence.StandardKey.Quit))
 
     def rebuild_recent_menu(self) -> None:
@@ -102,15 +118,20 @@ class WindowActions:
         menu.addAction(self.crop)
         menu.addAction(self.delete)
         menu.addSeparator()
-        menu.addAction(self._action("&Gain…", window.edit_gain))
-        menu.addAction(self._action("Normalize &Peak…", window.edit_normalize_peak))
-        menu.addAction(self._action("Normalize &Loudness…", window.edit_normalize_loudness))
-        menu.addAction(self._action("Fade &In", partial(window.apply_edit, edits.fade, "Fade in", True)))
-        menu.addAction(self._action("Fade &Out", partial(window.apply_edit, edits.fade, "Fade out", False)))
-        menu.addAction(self._action("&Resample…", window.edit_resample))
+        self.level_edits = [
+            self._action("&Gain…", window.edit_gain),
+            self._action("Normalize &Peak…", window.edit_normalize_peak),
+            self._action("Normalize &Loudness…", window.edit_normalize_loudness),
+            self._action("Fade &In", partial(window.apply_edit, edits.fade, "Fade in", True)),
+            self._action("Fade &Out", partial(window.apply_edit, edits.fade, "Fade out", False)),
+            self._action("&Resample…", window.edit_resample),
+        ]
+        for action in self.level_edits:
+            menu.addAction(action)
         menu.addSeparator()
-        menu.addAction(self._action("Select &All", self._select_all, QKeySequence.StandardKey.SelectAll))
-        menu.addAction(self._action("Select &None", window.tracks.selection.clear, "Escape"))
+        self.select_all = self._action("Select &All", self._select_all, QKeySequence.StandardKey.SelectAll)
+        menu.addAction(self.select_all)
+        menu.addAction(self._action("Select &None", window.track_area.selection.clear, "Escape"))
         menu.addSeparator()
         self.preferences = self._action("&Preferences…", window.show_preferences, QKeySequence.StandardKey.Preferences)
         menu.addAction(self.preferences)
@@ -118,20 +139,21 @@ class WindowActions:
     def _select_all(self) -> None:
         track = self.window.current_track()
         if track is not None:
-            self.window.tracks.selection.set(0.0, track.clip.duration)
+            self.window.track_area.selection.set(0.0, track.clip.duration)
 
     def _build_view(self) -> None:
-        axis, menu = self.window.tracks.axis, self.view_menu
+        axis, menu = self.window.track_area.axis, self.view_menu
         menu.addAction(self._action("Zoom &In", partial(axis.zoom, ZOOM_STEP), QKeySequence.StandardKey.ZoomIn))
         menu.addAction(self._action("Zoom &Out", partial(axis.zoom, 1 / ZOOM_STEP), QKeySequence.StandardKey.ZoomOut))
         menu.addAction(self._action("&Fit All", axis.fit_all, "Ctrl+0"))
-        menu.addAction(self._action("Zoom to &Selection", self._zoom_to_selection, "Ctrl+E"))
+        self.zoom_to_selection = self._action("Zoom to &Selection", self._zoom_to_selection, "Ctrl+E")
+        menu.addAction(self.zoom_to_selection)
         menu.addSeparator()
 
     def _zoom_to_selection(self) -> None:
         selection = self.window.current_selection()
         if selection is not None:
-            self.window.tracks.axis.set_range(*selection)
+            self.window.track_area.axis.set_range(*selection)
 
     def _build_transport(self) -> None:
         window, menu = self.window, self.transport_menu
@@ -143,6 +165,9 @@ class WindowActions:
         menu.addSeparator()
         menu.addAction(self._action("Go to &Start", window.go_to_start, "Home"))
         menu.addAction(self._action("Go to &End", window.go_to_end, "End"))
+
+    def _build_help(self) -> None:
+        self.help_menu.addAction(self._action("&About Vocalis", self.window.show_about))
 
     def _build_tools(self) -> None:
         for text, module, opener, title in TOOL_WINDOWS:

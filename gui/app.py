@@ -6,6 +6,7 @@ import logging
 import logging.handlers
 import sys
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from engine import __version__, paths
@@ -45,4 +46,6 @@ def main(files: list[str]) -> int:
     window = MainWindow()
     window.show()
     window.open_files(files)
+    # Once the window is up: offer what a crashed or killed session left in its autosave.
+    QTimer.singleShot(0, window.offer_recovery)
     return app.exec()

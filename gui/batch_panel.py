@@ -1,7 +1,7 @@
 """The Batch panel: run any file task over a folder tree (the GUI face of ``vocalis batch``).
 
 The panel only collects choices and shows results; the walk, the manifest, resume and the report are
-:func:`engine.jobs.batch.run_batch`, run through the window's :class:`~gui.jobs.JobRunner`.
+:func:`engine.batch.run_batch`, run through the window's :class:`~gui.jobs.JobRunner`.
 """
 
 from __future__ import annotations
@@ -9,26 +9,21 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QScrollArea, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from engine.errors import VocalisError
 from engine.jobs import Job, ProgressUpdate
-from engine.jobs.batch import REPORT_NAME, TEMPLATE_FIELDS, BatchReport, BatchRequest, FileResult, run_batch
+from engine.batch import REPORT_NAME, TEMPLATE_FIELDS, BatchReport, BatchRequest, FileResult, run_batch
 from engine.tasks import registry
-from gui.jobs import JobRunner, format_eta
+from gui.jobs import JobRunner, format_eta, to_ui_thread
 from gui.settings_form import SettingsForm
 
 RESULT_COLUMNS = ("File", "Status", "Seconds", "Problem")
-
-
-class _FileSignals(QObject):
-    """Carries per-file results from the batch's worker thread to the UI thread."""
-
-    file_done = Signal(object)  # FileResult
+RESULTS_MIN_HEIGHT = 60
 
 
 def _globs(text: str) -> tuple[str, ...]:
@@ -46,8 +41,7 @@ class BatchPanel(QWidget):
         super().__init__(parent)
         self.runner = runner or JobRunner(self)
         self._job: Job | None = None
-        self._signals = _FileSignals(self)
-        self._signals.file_done.connect(self._add_result)
+        self._file_done = to_ui_thread(self._add_result, owner=self)  # per-file results from the worker
         self.tasks = registry.all_tasks()
 
         self.task_combo = QComboBox()
@@ -100,14 +94,7 @@ class BatchPanel(QWidget):
         self.summary_label = QLabel()
         self.summary_label.setWordWrap(True)
 
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.settings_box)
-        layout.addLayout(buttons)
-        layout.addWidget(self.progress_bar)
-        layout.addWidget(self.status_label)
-        layout.addWidget(self.results, 1)
-        layout.addWidget(self.summary_label)
+        self._lay_out(form, buttons)
 
         self.task_combo.currentIndexChanged.connect(self._show_task_settings)
         self.start_button.clicked.connect(self.start)
@@ -116,6 +103,40 @@ class BatchPanel(QWidget):
         self.runner.progressed.connect(self._progress)
         self.runner.ended.connect(self._ended)
         self._show_task_settings()
+
+    def _lay_out(self, form: QFormLayout, buttons: QHBoxLayout) -> None:
+        """Choices (scrolling) on the left, Start/Cancel, progress and results on the right: side by side, the
+        panel needs little height, which is what a dock under the tracks has least of."""
+        self.choices = QWidget()
+        choices_layout = QVBoxLayout(self.choices)
+        choices_layout.setContentsMargins(0, 0, 0, 0)
+        choices_layout.addLayout(form)
+        choices_layout.addWidget(self.settings_box)
+        choices_layout.addStretch(1)
+        # However long a task's settings are, they scroll: the panel must fit a 1366×768 screen with
+        # Start in view (the lyrics settings once pushed the window past the screen).
+        self.choices_scroll = QScrollArea()
+        self.choices_scroll.setWidgetResizable(True)
+        self.choices_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.choices_scroll.setWidget(self.choices)
+        run = QWidget()
+        run_layout = QVBoxLayout(run)
+        run_layout.setContentsMargins(0, 0, 0, 0)
+        run_layout.addLayout(buttons)
+        run_layout.addWidget(self.progress_bar)
+        run_layout.addWidget(self.status_label)
+        run_layout.addWidget(self.results, 1)
+        run_layout.addWidget(self.summary_label)
+        self.results.setMinimumHeight(RESULTS_MIN_HEIGHT)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.choices_scroll)
+        self.splitter.addWidget(run)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.splitter)
 
     def _folder_row(self, tip: str) -> tuple[QLineEdit, QWidget]:
         edit = QLineEdit()
@@ -169,7 +190,7 @@ class BatchPanel(QWidget):
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self._job = self.runner.run(run_batch, request, settings, name=f"batch {request.task}",
-                                    on_result=self._show_report, on_file=self._signals.file_done.emit)
+                                    on_result=self._show_report, on_file=self._file_done, owner=self)
 
     def cancel(self) -> None:
         if self._job is not None:

@@ -3,7 +3,9 @@ prompts of the Edit menu."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QInputDialog,
                                QMessageBox, QSpinBox, QWidget)
@@ -35,6 +37,30 @@ def show_error(parent: QWidget, title: str, message: str) -> QMessageBox:
     return box
 
 
+def models_named_in(message: str, catalog) -> list:
+    """The catalog entries whose id a message names (a MissingModelError names every model to install)."""
+    return [entry for entry in catalog
+            if re.search(rf"(?<![\w.-]){re.escape(entry.id)}(?![\w-])", message)]
+
+
+def show_missing_model(parent: QWidget, title: str, entries: list, states: dict[str, str],
+                       open_models: Callable[[str], object]) -> QMessageBox:
+    """Say which models a task needs, in words, with a button that opens the Models window on the first
+    of them (where it can be downloaded or imported); returned open, like :func:`show_error`."""
+    needed = "\n".join(f"• {entry.name} ({entry.id}): {states.get(entry.id, 'not installed')}" for entry in entries)
+    box = QMessageBox(QMessageBox.Icon.Warning, title,
+                      f"This needs a model that is not ready:\n{needed}\n\n"
+                      "Open the Models window to download it, or to import its files from this computer.",
+                      QMessageBox.StandardButton.Close, parent)
+    box.setObjectName("vocalis-missing-model")
+    button = box.addButton("Open Models…", QMessageBox.ButtonRole.AcceptRole)
+    button.setObjectName("open-models")
+    box.setDefaultButton(button)
+    button.clicked.connect(lambda: open_models(entries[0].id))
+    box.open()
+    return box
+
+
 def ask_open_paths(parent: QWidget, folder: str) -> list[str]:
     paths, _ = QFileDialog.getOpenFileNames(parent, "Open audio", folder, AUDIO_FILTER)
     return paths
@@ -60,10 +86,10 @@ def ask_float(parent: QWidget, title: str, label: str, value: float, low: float,
     return number if accepted else None
 
 
-def ask_sample_rate(parent: QWidget, current: int) -> int | None:
+def ask_sample_rate(parent: QWidget, current: int, title: str = "Resample") -> int | None:
     rates = sorted({*RECORD_RATES, 8000, 32000, 88200, 192000})
     labels = [str(rate) for rate in rates]
-    text, accepted = QInputDialog.getItem(parent, "Resample", f"New sample rate (now {current} Hz):", labels,
+    text, accepted = QInputDialog.getItem(parent, title, f"New sample rate (now {current} Hz):", labels,
                                           labels.index("44100"), False)
     return int(text) if accepted else None
 

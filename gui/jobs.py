@@ -1,13 +1,15 @@
-"""The Qt side of :mod:`engine.jobs`: job callbacks (which run on worker threads) become signals delivered
-on the UI thread, and a status-bar widget shows the running job's message, progress, ETA and a Cancel
-button. Widgets never call engine work directly; they go through :class:`JobRunner`."""
+"""The Qt side of :mod:`engine.jobs`: job callbacks (which run on worker threads) reach the UI thread
+through the one relay, :func:`to_ui_thread`, and a status-bar widget shows the running job's message,
+progress, ETA and a Cancel button. Widgets never call engine work directly; they go through
+:class:`JobRunner` (or :func:`gui.views.background.run_in_background` for a view's own work)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from engine import jobs
@@ -16,11 +18,74 @@ from engine.jobs import Job, JobState, ProgressUpdate
 log = logging.getLogger("vocalis.gui.jobs")
 
 
-class _JobSignals(QObject):
-    """Lives on the UI thread; emitting from a worker thread queues delivery onto the UI thread."""
+class _Dispatcher(QObject):
+    """The one object on the UI thread that worker threads signal; a queued signal is Qt's safe way from
+    another thread onto the UI thread."""
 
-    progressed = Signal(object)  # ProgressUpdate
-    ended = Signal()
+    delivered = Signal(object, tuple)  # the relay, the call's arguments
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.delivered.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    @Slot(object, tuple)
+    def _deliver(self, relay: "UiRelay", args: tuple) -> None:
+        relay.call_here(*args)  # the owner may have been closed while the call was queued
+
+
+_dispatcher: _Dispatcher | None = None
+
+
+def _ui_dispatcher() -> _Dispatcher:
+    global _dispatcher
+    if _dispatcher is None:
+        _dispatcher = _Dispatcher()
+        app = QCoreApplication.instance()
+        if app is not None:
+            _dispatcher.moveToThread(app.thread())
+    return _dispatcher
+
+
+class UiRelay:
+    """A callable that any thread may call: each call ``relay(*args)`` queues ``callback(*args)`` onto the
+    UI thread, where it runs unless ``owner`` has been deleted by then. This is the one way worker-thread
+    results reach widgets.
+
+    The relay is a plain Python object and all relays share one dispatcher QObject that lives as long as
+    the app, so no QObject is ever deleted under a worker that is about to signal it. A call returns
+    whether the owner is still alive, so a long-running producer can stop when nobody listens any more.
+    """
+
+    def __init__(self, callback: Callable[..., Any], owner: QObject | None = None):
+        self._callback = callback
+        self._owner = owner
+        self._dispatcher = _ui_dispatcher()
+
+    @property
+    def owner_alive(self) -> bool:
+        return self._owner is None or shiboken6.isValid(self._owner)
+
+    def __call__(self, *args: Any) -> bool:
+        """Queue the callback (always queued, even on the UI thread: whoever got a Job back from
+        ``submit`` can store it before the job's outcome arrives)."""
+        if not self.owner_alive:
+            return False
+        self._dispatcher.delivered.emit(self, args)
+        return True
+
+    def call_here(self, *args: Any) -> bool:
+        """Run the callback on the calling thread now (for code already on the UI thread), unless the
+        owner is gone; returns whether it ran."""
+        if not self.owner_alive:
+            return False
+        self._callback(*args)
+        return True
+
+
+def to_ui_thread(callback: Callable[..., Any], owner: QObject | None = None) -> UiRelay:
+    """``callback`` made safe to call from any thread (see :class:`UiRelay`); ``owner`` is the widget whose
+    deletion makes further calls moot (usually the object ``callback`` is a method of)."""
+    return UiRelay(callback, owner)
 
 
 class JobRunner(QObject):
@@ -39,39 +104,37 @@ class JobRunner(QObject):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._running: dict[Job, _JobSignals] = {}
+        self._running: list[Job] = []
 
     @property
     def running(self) -> list[Job]:
         return list(self._running)
 
     def run(self, fn: Callable[..., Any], *args: Any, name: str = "",
-            on_result: Callable[[Any], None] | None = None, **kwargs: Any) -> Job:
-        """Run ``fn(*args, progress=..., cancel=..., **kwargs)`` off the UI thread."""
-        signals = _JobSignals(self)
+            on_result: Callable[[Any], None] | None = None, owner: QObject | None = None,
+            **kwargs: Any) -> Job:
+        """Run ``fn(*args, progress=..., cancel=..., **kwargs)`` off the UI thread. ``on_result`` is
+        skipped if ``owner`` (the widget that asked, e.g. a task panel) has been deleted by then."""
         job = jobs.submit(fn, *args, name=name, **kwargs)
-        signals.progressed.connect(lambda update: self.progressed.emit(job, update),
-                                   Qt.ConnectionType.QueuedConnection)
-        signals.ended.connect(lambda: self._finish(job, on_result), Qt.ConnectionType.QueuedConnection)
-        self._running[job] = signals
-        job.on_progress(signals.progressed.emit)
+        self._running.append(job)
+        job.on_progress(to_ui_thread(lambda update: self.progressed.emit(job, update), owner=self))
         self.started.emit(job)
-        job.on_done(lambda _job: signals.ended.emit())
+        result_relay = to_ui_thread(on_result, owner=owner) if on_result is not None else None
+        job.on_done(to_ui_thread(lambda _job: self._finish(job, result_relay), owner=self))
         return job
 
     def cancel_all(self) -> None:
-        for job in self._running:
+        for job in list(self._running):
             job.cancel()
 
-    def _finish(self, job: Job, on_result: Callable[[Any], None] | None) -> None:
-        signals = self._running.pop(job, None)
-        if signals is None:
+    def _finish(self, job: Job, result_relay: UiRelay | None) -> None:
+        if job not in self._running:
             return
-        signals.deleteLater()
+        self._running.remove(job)
         if job.state is JobState.DONE:
-            if on_result is not None:
+            if result_relay is not None:
                 try:
-                    on_result(job.result)
+                    result_relay.call_here(job.result)
                 except Exception as exc:  # noqa: BLE001 - shown like a job failure, never a crash
                     log.exception("showing the result of %s failed", job.name)
                     job.error = exc

@@ -1,6 +1,9 @@
 """The Lyrics panel: timed lines in a table that follows playback (karaoke), seeks on click and edits with
 undo. It shows and edits :class:`engine.tasks.lyrics.Lyrics` values; running transcriptions is the job of
-:mod:`gui.tasks.lyrics`, which owns the panel."""
+:mod:`gui.tasks.lyrics`, which owns the panel.
+
+Lyrics belong to a track (the panel's ``owner``): the panel keeps one document per owner and shows the
+current track's, so switching tracks switches lyrics and an undo step changes the lyrics it was made on."""
 
 from __future__ import annotations
 
@@ -13,9 +16,11 @@ from PySide6.QtGui import QFont, QPalette, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxLayout, QHeaderView,
                                QPushButton, QTableView, QVBoxLayout, QWidget)
 
+from engine.errors import BadInputError, VocalisError
 from engine.tasks.lyrics import LyricLine, Lyrics
 from engine.tasks.lyrics import formats
 from engine.tasks.lyrics.types import LYRICS_FORMATS
+from gui.dialogs import show_error
 
 START, END, TEXT = range(3)
 HEADERS = ("Start", "End", "Text")
@@ -39,18 +44,19 @@ def parse_time(text: str) -> float:
 
 
 class ReplaceLinesCommand(QUndoCommand):
-    """One undo step over the panel's lines. Lines are immutable values, so keeping the list before and
+    """One undo step over one owner's lines. Lines are immutable values, so keeping the list before and
     after is cheap and undo needs no inverse operation."""
 
-    def __init__(self, panel: "LyricsPanel", before: list[LyricLine], after: list[LyricLine], text: str):
+    def __init__(self, panel: "LyricsPanel", owner: object, before: list[LyricLine], after: list[LyricLine],
+                 text: str):
         super().__init__(text)
-        self._panel, self._before, self._after = panel, before, after
+        self._panel, self._owner, self._before, self._after = panel, owner, before, after
 
     def redo(self) -> None:
-        self._panel.show_lines(self._after)
+        self._panel.show_lines(self._after, self._owner)
 
     def undo(self) -> None:
-        self._panel.show_lines(self._before)
+        self._panel.show_lines(self._before, self._owner)
 
 
 class LyricsTableModel(QAbstractTableModel):
@@ -126,12 +132,15 @@ class LyricsTableModel(QAbstractTableModel):
 
 
 class LyricsPanel(QWidget):
-    """Shows one song's lyrics. Signals: ``seekRequested(seconds)`` when a line is clicked,
-    ``linesChanged(lines)`` after every change (the waveform regions follow it), and the button requests
-    ``transcribeRequested``, ``retranscribeRequested``, ``importTimingsRequested``, ``addVocalsRequested``."""
+    """Shows the lyrics of the current owner (a track). Signals: ``seekRequested(seconds)`` when a line is
+    clicked, ``linesChanged(lines)`` after every change to the lines shown, ``ownerLinesChanged(owner,
+    lines)`` after every change to any owner's lines (the waveform regions follow it), and the button
+    requests ``transcribeRequested``, ``retranscribeRequested``, ``importTimingsRequested``,
+    ``addVocalsRequested``."""
 
     seekRequested = Signal(float)
     linesChanged = Signal(list)
+    ownerLinesChanged = Signal(object, list)
     transcribeRequested = Signal()
     retranscribeRequested = Signal()
     importTimingsRequested = Signal()
@@ -140,7 +149,9 @@ class LyricsPanel(QWidget):
     def __init__(self, undo_stack: QUndoStack, parent: QWidget | None = None):
         super().__init__(parent)
         self.undo_stack = undo_stack
-        self.lyrics = Lyrics(lines=[])
+        self.owner: object | None = None
+        self.export_path = Path("lyrics")  # without suffix: the format's suffix is added
+        self._documents: dict[object, Lyrics] = {}
         self.model = LyricsTableModel(self)
         self.model.editRequested.connect(self._edit_line)
         self.table = QTableView()
@@ -175,32 +186,77 @@ class LyricsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.table)
+        self._update_buttons()
+
+    # --- whose lyrics --------------------------------------------------------------------------------
+    def set_owner(self, owner: object | None, export_path: Path | None = None) -> None:
+        """Show the lyrics of ``owner`` (None: no track, nothing to transcribe); ``export_path`` (no suffix)
+        is what Export… suggests."""
+        self.owner = owner
+        self.export_path = export_path or Path("lyrics")
+        self.model.set_lines(self.lyrics.lines)
+        self.linesChanged.emit(self.lines)
+        self._update_buttons()
+
+    def owners(self) -> list[object]:
+        """Every owner that has lyrics."""
+        return [owner for owner in self._documents if owner is not None]
+
+    def forget(self, owner: object) -> None:
+        """Drop the lyrics of a closed track."""
+        self._documents.pop(owner, None)
+        if owner is self.owner:
+            self.set_owner(None)
+
+    def _update_buttons(self) -> None:
+        has_track = self.owner is not None
+        for button in (self.transcribe_button, self.retranscribe_button, self.import_button):
+            button.setEnabled(has_track)
+        self.export_button.setEnabled(bool(self.lyrics.lines))
 
     # --- the lines -----------------------------------------------------------------------------------
+    @property
+    def lyrics(self) -> Lyrics:
+        return self.lyrics_of(self.owner)
+
+    def lyrics_of(self, owner: object | None) -> Lyrics:
+        return self._documents.get(owner) or Lyrics(lines=[])
+
     @property
     def lines(self) -> list[LyricLine]:
         return list(self.lyrics.lines)
 
-    def show_lines(self, lines: list[LyricLine]) -> None:
-        """Display ``lines`` without recording an undo step (undo/redo call this)."""
-        self.lyrics = replace(self.lyrics, lines=sorted(lines, key=lambda line: (line.start, line.end)))
-        self.model.set_lines(self.lyrics.lines)
-        self.linesChanged.emit(self.lines)
+    def show_lines(self, lines: list[LyricLine], owner: object | None = None) -> None:
+        """Set the lines of ``owner`` (the shown one by default) without recording an undo step (undo and
+        redo call this); displayed when ``owner`` is the one shown."""
+        owner = self.owner if owner is None else owner
+        ordered = sorted(lines, key=lambda line: (line.start, line.end))
+        self._documents[owner] = replace(self.lyrics_of(owner), lines=ordered)
+        self.ownerLinesChanged.emit(owner, list(ordered))
+        if owner is self.owner:
+            self.model.set_lines(ordered)
+            self.linesChanged.emit(self.lines)
+            self._update_buttons()
 
-    def replace_lines(self, lines: list[LyricLine], description: str) -> None:
-        """Change the lines as one undoable step."""
-        self.undo_stack.push(ReplaceLinesCommand(self, self.lines, list(lines), description))
+    def replace_lines(self, lines: list[LyricLine], description: str, owner: object | None = None) -> None:
+        """Change the lines (of ``owner``, the shown one by default) as one undoable step."""
+        owner = self.owner if owner is None else owner
+        self.undo_stack.push(ReplaceLinesCommand(self, owner, list(self.lyrics_of(owner).lines), list(lines),
+                                                 description))
 
-    def set_lyrics(self, lyrics: Lyrics, description: str = "Transcribe lyrics") -> None:
-        """Show a new transcription (undoable), keeping its language, model and method for export."""
-        self.lyrics = replace(lyrics, lines=self.lyrics.lines)
-        self.replace_lines(lyrics.lines, description)
+    def set_lyrics(self, lyrics: Lyrics, description: str = "Transcribe lyrics", owner: object | None = None) -> None:
+        """Give ``owner`` (the shown one by default) a new transcription (undoable), keeping its language,
+        model and method for export."""
+        owner = self.owner if owner is None else owner
+        self._documents[owner] = replace(lyrics, lines=self.lyrics_of(owner).lines)
+        self.replace_lines(lyrics.lines, description, owner)
 
     def replace_range(self, start_s: float, end_s: float, lines: list[LyricLine],
-                      description: str = "Re-transcribe selection") -> None:
+                      description: str = "Re-transcribe selection", owner: object | None = None) -> None:
         """Swap the lines that start inside ``[start_s, end_s)`` for ``lines`` (a re-transcribed selection)."""
-        kept = [line for line in self.lines if not start_s <= line.start < end_s]
-        self.replace_lines(kept + list(lines), description)
+        owner = self.owner if owner is None else owner
+        kept = [line for line in self.lyrics_of(owner).lines if not start_s <= line.start < end_s]
+        self.replace_lines(kept + list(lines), description, owner)
 
     def _edit_line(self, row: int, edited: LyricLine) -> None:
         lines = self.lines
@@ -226,11 +282,24 @@ class LyricsPanel(QWidget):
 
     # --- files ---------------------------------------------------------------------------------------
     def export(self, path: str | Path, fmt: str) -> Path:
-        """Write the lines in ``fmt`` (lrc, srt, vtt, txt, json) atomically; the suffix follows ``fmt``."""
+        """Write the lines in ``fmt`` (lrc, srt, vtt, txt, json) atomically; the suffix follows ``fmt``.
+        Lyrics without lines are refused: an empty file would only look like a result."""
+        if not self.lyrics.lines:
+            raise BadInputError(None, "there are no lyric lines to export: transcribe or import some first")
         return formats.write_lyrics(self.lyrics, Path(path).with_suffix(""), [fmt])[0]
 
+    def suggested_export_path(self, fmt: str) -> Path:
+        return self.export_path.with_name(f"{self.export_path.name}.{fmt}")
+
     def _ask_export(self) -> None:
+        if not self.lyrics.lines:
+            show_error(self, "Export lyrics", "There are no lyric lines to export: transcribe or import some first.")
+            return
         fmt = self.export_format.currentText()
-        path, _ = QFileDialog.getSaveFileName(self, "Export lyrics", f"lyrics.{fmt}", f"{fmt.upper()} (*.{fmt})")
+        path, _ = QFileDialog.getSaveFileName(self, "Export lyrics", str(self.suggested_export_path(fmt)),
+                                              f"{fmt.upper()} (*.{fmt})")
         if path:
-            self.export(path, fmt)
+            try:
+                self.export(path, fmt)
+            except VocalisError as exc:
+                show_error(self, "Export lyrics", str(exc))

@@ -3,29 +3,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import json
 import logging
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QUndoStack
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
-from engine import __version__, paths
+from engine import __version__, paths, project
 from engine.audio import io
 from engine.audio.clip import Clip
 from engine.audio.dsp import crop_seconds
-from engine.errors import VocalisError
+from engine.errors import MissingModelError, VocalisError
 from engine.jobs import Job
 from gui import dialogs, edits
-from gui.actions import WindowActions
+from gui import help as help_ui
+from gui import project as project_ui
+from gui.actions import WindowActions, open_models
 from gui.jobs import JobRunner, JobStatusWidget, plain_task
 from gui.tasks import install_all
 from gui.track_area import TrackArea
 from gui.transport import AudioSettings, PlaybackController, TransportBar
 from gui.undo import ClipEditCommand
 from gui.views import TrackView
+from gui.views.ruler import format_time
 
 log = logging.getLogger("vocalis.gui")
 
@@ -38,8 +43,20 @@ def app_settings() -> QSettings:
     return QSettings(str(paths.config_dir() / "vocalis.ini"), QSettings.Format.IniFormat)
 
 
+@contextlib.contextmanager
+def _busy_cursor() -> Iterator[None]:
+    """A wait cursor around a short synchronous write (saving while the window is being closed)."""
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        yield
+    finally:
+        QApplication.restoreOverrideCursor()
+
+
 class MainWindow(QMainWindow):
     position_changed = Signal(float)
+    current_track_changed = Signal(object)  # the new current track, or None
+    tracks_changed = Signal()  # a track was opened, added or closed
     """The play head in seconds, while playing or when seeking (part of the task-panel API)."""
 
     def __init__(self, parent: QWidget | None = None):
@@ -49,36 +66,42 @@ class MainWindow(QMainWindow):
         self.settings = app_settings()
         self.undo_stack = QUndoStack(self)
         self._panels: list[QDockWidget] = []
+        self._track_actions: list[QAction] = []
         self.jobs = JobRunner(self)
-        self.tracks = TrackArea()
+        self.track_area = TrackArea()
         self.transport = TransportBar()
         self.playback = PlaybackController(self._load_audio_settings(), self)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.tracks, 1)
+        layout.addWidget(self.track_area, 1)
         layout.addWidget(self.transport)
         self.setCentralWidget(central)
         self.job_status = JobStatusWidget(self.jobs)
         self.statusBar().addPermanentWidget(self.job_status)
         self.actions = WindowActions(self)
+        self._init_work_safety()
         self._connect()
+        help_ui.install_help(self, before=self.actions.help_menu.actions()[0])
         self.resize(1200, 800)
         self._restore_window_state()
         problems = install_all(self)
         if problems:
-            self.statusBar().showMessage("Some task panels are unavailable: " + "; ".join(problems), 10000)
+            self.show_message("Some task panels are unavailable: " + "; ".join(problems), 10000)
 
     def _connect(self) -> None:
-        self.jobs.failed.connect(lambda job: self.report_error(f"{job.name} failed", job.error_message))
-        self.jobs.cancelled.connect(lambda job: self.statusBar().showMessage(f"{job.name}: cancelled", 5000))
-        self.tracks.close_requested.connect(self.close_track)
-        self.tracks.seek_requested.connect(self.seek)
-        self.tracks.current_changed.connect(self._update_title)
-        self.tracks.selection.selectionChanged.connect(self._show_time)
-        self.tracks.axis.cursorChanged.connect(self._show_time)
-        self.tracks.selection.selectionChanged.connect(self._selection_changed)
+        self.jobs.failed.connect(self._job_failed)
+        self.jobs.cancelled.connect(lambda job: self.show_message(f"{job.name}: cancelled"))
+        self.track_area.close_requested.connect(self.close_track)
+        self.track_area.seek_requested.connect(self.seek)
+        self.track_area.current_changed.connect(self._update_title)
+        self.track_area.current_changed.connect(self._update_track_actions)
+        self.track_area.current_changed.connect(self.current_track_changed)
+        self.track_area.tracks_changed.connect(self.tracks_changed)
+        self.track_area.selection.selectionChanged.connect(self._show_time)
+        self.track_area.axis.cursorChanged.connect(self._show_time)
+        self.track_area.selection.selectionChanged.connect(self._selection_changed)
         self.transport.play_pause_clicked.connect(self.toggle_play)
         self.transport.stop_clicked.connect(self.stop)
         self.transport.record_clicked.connect(self.toggle_record)
@@ -86,15 +109,17 @@ class MainWindow(QMainWindow):
         self.playback.position_changed.connect(self._playback_moved)
         self.playback.state_changed.connect(self._playback_state_changed)
         self.playback.level_changed.connect(self.transport.meter.set_level)
-        self.undo_stack.cleanChanged.connect(self._update_title)
+        self.undo_stack.indexChanged.connect(self._update_title)
         # Crops, deletes and resamples change lengths, in either direction on undo/redo.
-        self.undo_stack.indexChanged.connect(lambda _index: self.tracks.refresh_duration())
+        self.undo_stack.indexChanged.connect(lambda _index: self.track_area.refresh_duration())
 
     # --- the task-panel API (docs/architecture.md) ----------------------------------------------------
-    def add_task_action(self, action: QAction) -> None:
+    def add_task_action(self, action: QAction, needs_track: bool = False) -> None:
         self.actions.tasks_menu.addAction(action)
         self.actions.tasks_toolbar.addAction(action)
         self.actions.tasks_toolbar.setVisible(True)
+        if needs_track:
+            self.require_track(action)
 
     def add_panel(self, title: str, widget: QWidget) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -113,11 +138,15 @@ class MainWindow(QMainWindow):
         dock.raise_()
         return dock
 
+    def tracks(self) -> list[TrackView]:
+        """The open tracks, top to bottom (a copy: closing or adding one does not change it)."""
+        return list(self.track_area.tracks)
+
     def current_track(self) -> TrackView | None:
-        return self.tracks.current
+        return self.track_area.current
 
     def current_selection(self) -> tuple[float, float] | None:
-        return self.tracks.selection.range
+        return self.track_area.selection.range
 
     def selected_clip(self) -> Clip | None:
         """The current track's clip cropped to the selection, or the whole clip; None without tracks."""
@@ -130,15 +159,21 @@ class MainWindow(QMainWindow):
         return crop_seconds(track.clip, selection[0], min(selection[1], track.clip.duration))
 
     def add_track(self, clip: Clip) -> TrackView:
-        track = self.tracks.add_track(clip)
+        track = self.track_area.add_track(clip)
         self._update_title()
         return track
 
     def run_job(self, fn: Callable[..., Any], *args: Any, name: str = "",
-                on_result: Callable[[Any], None] | None = None, **kwargs: Any) -> Job:
+                on_result: Callable[[Any], None] | None = None, owner: QWidget | None = None,
+                **kwargs: Any) -> Job:
         """Run engine work off the UI thread: progress, ETA and Cancel in the status bar, failures in an
-        error dialog, ``on_result(result)`` on the UI thread."""
-        return self.jobs.run(fn, *args, name=name, on_result=on_result, **kwargs)
+        error dialog, ``on_result(result)`` on the UI thread, skipped if ``owner`` (the panel or dialog
+        that asked) has been deleted by then."""
+        return self.jobs.run(fn, *args, name=name, on_result=on_result, owner=owner, **kwargs)
+
+    def show_message(self, text: str, timeout_ms: int = 5000) -> None:
+        """A short note in the status bar (a finished task's outcome), gone after ``timeout_ms``."""
+        self.statusBar().showMessage(text, timeout_ms)
 
     def seek(self, seconds: float) -> None:
         """Move the play head (and playback, if playing) to ``seconds``."""
@@ -155,7 +190,7 @@ class MainWindow(QMainWindow):
         """Load ``path`` as a new track in a job, so a long file never freezes the window."""
         path = Path(path)
         self._remember_recent(path)
-        return self.run_job(io.load, path, name=f"Opening {path.name}", on_result=self.add_track)
+        return self.run_job(io.load, path, name=f"Opening {path.name}", on_result=self._add_opened_track)
 
     def export_clip(self, path: str | Path, subtype: str | None = None, selection_only: bool = False) -> Job | None:
         """Write the current track (or its selection) to ``path`` in a job; None without a track."""
@@ -167,7 +202,7 @@ class MainWindow(QMainWindow):
         path = Path(path)
         return self.run_job(plain_task(io.save, f"Exporting {path.name}"), clip, path, subtype=subtype,
                             name=f"Exporting {path.name}",
-                            on_result=lambda written: self.statusBar().showMessage(f"Exported {written}", 5000))
+                            on_result=lambda written: self.show_message(f"Exported {written}"))
 
     def ask_export(self, selection_only: bool = False) -> None:
         track = self.current_track()
@@ -189,16 +224,18 @@ class MainWindow(QMainWindow):
             self.settings.setValue("last_folder", str(Path(chosen[0]).parent))
             self.open_files(chosen)
 
-    def close_track(self, track: TrackView | None = None) -> None:
+    def close_track(self, track: TrackView | None = None) -> bool:
+        """Close ``track`` (or the current one) after asking to save it if it has unsaved changes; an
+        undoable step that keeps every track's undo history. False if the user cancelled."""
         track = track or self.current_track()
         if track is None:
-            return
+            return False
+        if self.is_modified(track) and not self._settle_unsaved([track], f"Close {track.clip.name or 'track'}"):
+            return False
         if self.playback.playing:
             self.stop()
-        # Undo entries refer to the track's widget; they cannot outlive it.
-        self.undo_stack.clear()
-        self.tracks.remove_track(track)
-        self._update_title()
+        self.undo_stack.push(project_ui.CloseTrackCommand(self.track_area, track, self._update_title))
+        return True
 
     def recent_files(self) -> list[str]:
         # type=list: an INI file cannot tell a one-item list from a string.
@@ -223,25 +260,26 @@ class MainWindow(QMainWindow):
                             on_result=lambda after: self._push_edit(track, before, after, label))
 
     def _push_edit(self, track: TrackView, before: Clip, after: Clip, label: str) -> None:
-        if track not in self.tracks.tracks or track.clip is not before:
+        if track not in self.tracks() or track.clip is not before:
             self.report_error(label, "The track changed while the edit ran; nothing was applied.")
             return
         self.undo_stack.push(ClipEditCommand(track, before, after, label))
         if after.duration != before.duration:
-            self.tracks.selection.clear()  # the selected times no longer mean the same audio
+            self.track_area.selection.clear()  # the selected times no longer mean the same audio
 
     def edit_gain(self) -> None:
-        db = dialogs.ask_float(self, "Gain", "Gain in dB:", 0.0, -60.0, 60.0)
+        db = dialogs.ask_float(self, self.titled("Gain"), "Gain in dB:", 0.0, -60.0, 60.0)
         if db is not None:
             self.apply_edit(edits.gain, f"Gain {db:+.1f} dB", db)
 
     def edit_normalize_peak(self) -> None:
-        target = dialogs.ask_float(self, "Normalize peak", "Peak level in dBFS:", -1.0, -60.0, 0.0)
+        target = dialogs.ask_float(self, self.titled("Normalize peak"), "Peak level in dBFS:", -1.0, -60.0, 0.0)
         if target is not None:
             self.apply_edit(edits.normalize_peak, f"Normalize peak to {target:.1f} dBFS", target)
 
     def edit_normalize_loudness(self) -> None:
-        target = dialogs.ask_float(self, "Normalize loudness", "Integrated loudness in LUFS:", -23.0, -60.0, 0.0)
+        target = dialogs.ask_float(self, self.titled("Normalize loudness"), "Integrated loudness in LUFS:", -23.0,
+                                   -60.0, 0.0)
         if target is not None:
             self.apply_edit(edits.normalize_loudness, f"Normalize loudness to {target:.1f} LUFS", target)
 
@@ -250,7 +288,7 @@ class MainWindow(QMainWindow):
         if track is None:
             self.report_error("Resample", "Open or record a track first.")
             return
-        rate = dialogs.ask_sample_rate(self, track.clip.sample_rate)
+        rate = dialogs.ask_sample_rate(self, track.clip.sample_rate, self.titled("Resample"))
         if rate is not None:
             self.apply_edit(edits.resample, f"Resample to {rate} Hz", rate)
 
@@ -277,7 +315,7 @@ class MainWindow(QMainWindow):
         selection = self.current_selection()
         loop = self.transport.loop_button.isChecked() and selection is not None
         if start_s is None:
-            cursor = self.tracks.axis.cursor_s
+            cursor = self.track_area.axis.cursor_s
             start_s = selection[0] if selection is not None else (cursor if cursor < track.clip.duration else 0.0)
         end_s = selection[1] if selection is not None and start_s < selection[1] else None
         try:
@@ -288,29 +326,46 @@ class MainWindow(QMainWindow):
     def stop(self) -> None:
         self.playback.stop()
 
-    def toggle_record(self) -> None:
+    def toggle_record(self, _checked: bool = False, wait: bool = False) -> None:
+        """Start recording, or end it: the take becomes a new track once its last samples have arrived
+        (on a worker thread, so the window never freezes; ``wait`` does it now, for quitting)."""
         try:
-            if self.playback.recording:
-                count = sum(1 for t in self.tracks.tracks if t.clip.name.startswith("Recording"))
-                clip = self.playback.stop_recording(f"Recording {count + 1}")
-                if clip.frames:
-                    self.add_track(clip)
-                else:
-                    self.report_error("Recording", "Nothing was recorded: the input delivered no audio.")
-            else:
+            if not self.playback.recording:
                 self.playback.start_recording()
+                self.transport.show_recording_time(0.0)
+                return
+            count = sum(1 for t in self.tracks() if t.clip.name.startswith("Recording"))
+            name = f"Recording {count + 1}"
+            if wait:
+                recorder = self.playback.recorder
+                self._add_recording(self.playback.stop_recording(name), recorder)
+            else:
+                self._finishing_recording = self.playback.stop_recording_in_background(
+                    name, self._add_recording, lambda job: self.report_error("Recording failed", job.error_message))
         except VocalisError as exc:
             self.report_error("Recording failed", str(exc))
 
+    def _add_recording(self, clip: Clip, recorder) -> None:
+        if not clip.frames:
+            self.report_error("Recording", "Nothing was recorded: the input delivered no audio.")
+            return
+        self.add_track(clip)
+        if recorder.dropped_frames or recorder.overflows:
+            lost = recorder.dropped_frames / clip.sample_rate
+            self.report_error("Recording", f"The computer was too busy and the audio system lost input "
+                                           f"({recorder.overflows} overflow(s), {lost:.2f} s filled with "
+                                           "silence). The take was kept; try closing other programs.")
+        self._show_time()
+
     def go_to_start(self) -> None:
         self.seek(0.0)
-        self.tracks.axis.ensure_visible(0.0)
+        self.track_area.axis.ensure_visible(0.0)
 
     def go_to_end(self) -> None:
         track = self.current_track()
-        end = track.clip.duration if track is not None else self.tracks.axis.duration_s
+        end = track.clip.duration if track is not None else self.track_area.axis.duration_s
         self.seek(end)
-        self.tracks.axis.ensure_visible(end)
+        self.track_area.axis.ensure_visible(end)
 
     def _loop_toggled(self, enabled: bool) -> None:
         selection = self.current_selection()
@@ -318,7 +373,9 @@ class MainWindow(QMainWindow):
             self.playback.set_loop(*selection, enabled=enabled)
 
     def _playback_moved(self, seconds: float) -> None:
-        if not self.playback.recording:
+        if self.playback.recording:
+            self.transport.show_recording_time(seconds)
+        else:
             self._move_cursor(seconds)
 
     def _move_cursor(self, seconds: float) -> None:
@@ -326,7 +383,7 @@ class MainWindow(QMainWindow):
         if track is not None:
             track.set_cursor(seconds)
         else:
-            self.tracks.axis.set_cursor(seconds)
+            self.track_area.axis.set_cursor(seconds)
         self.position_changed.emit(seconds)
 
     def _playback_state_changed(self) -> None:
@@ -335,7 +392,34 @@ class MainWindow(QMainWindow):
             self.transport.meter.set_level(-120.0, -120.0)
 
     def _show_time(self, *_args) -> None:
-        self.transport.show_time(self.tracks.axis.cursor_s, self.current_selection())
+        self.transport.show_time(self.track_area.axis.cursor_s, self.current_selection())
+
+    # --- what an action acts on -------------------------------------------------------------------------------
+    def require_track(self, action: QAction) -> None:
+        """Keep ``action`` disabled while no track is open, so that no form opens only to end in an error."""
+        self._track_actions.append(action)
+        action.setEnabled(self.current_track() is not None)
+
+    def _update_track_actions(self, *_args) -> None:
+        present = self.current_track() is not None
+        for action in self._track_actions:
+            action.setEnabled(present)
+
+    def describe_target(self) -> str:
+        """What a task started now acts on, for dialogs: “name”, and the selection when there is one."""
+        track = self.current_track()
+        if track is None:
+            return ""
+        name = f"“{track.clip.name or 'untitled'}”"
+        selection = self.current_selection()
+        if selection is None:
+            return name
+        return f"{name}, selection {format_time(selection[0])}–{format_time(min(selection[1], track.clip.duration))}"
+
+    def titled(self, title: str) -> str:
+        """A dialog title that names the track it acts on."""
+        target = self.describe_target()
+        return f"{title} — {target}" if target else title
 
     # --- errors, settings, window state ---------------------------------------------------------------------
     def report_error(self, title: str, message: str) -> QMessageBox:
@@ -343,9 +427,39 @@ class MainWindow(QMainWindow):
         log.warning("%s: %s", title, message)
         return dialogs.show_error(self, title, message)
 
+    def _job_failed(self, job: Job) -> None:
+        """A job's failure in a dialog; a missing model gets one that leads to the Models window."""
+        if isinstance(job.error, MissingModelError) and self._show_missing_model(job):
+            return
+        self.report_error(f"{job.name} failed", job.error_message)
+
+    def _show_missing_model(self, job: Job) -> bool:
+        from engine.models.store import default_store
+
+        store = default_store()
+        entries = dialogs.models_named_in(job.error_message, store.catalog)
+        if not entries:
+            return False
+        log.warning("%s failed: %s", job.name, job.error_message)
+        states = {entry.id: store.status(entry.id).state.value.replace("missing", "not installed")
+                  for entry in entries}
+        # The message may also name the model that asked for the missing ones (installed, or embedded and
+        # installed on first use); only the missing ones matter.
+        entries = [entry for entry in entries
+                   if states[entry.id] != "installed" and entry.source.kind != "pypi"] or entries
+        dialogs.show_missing_model(self, f"{job.name} failed", entries, states, self.show_models)
+        return True
+
+    def show_models(self, model_id: str | None = None) -> QWidget | None:
+        """The Models window, with ``model_id`` selected."""
+        dialog = self.open_optional_tool("gui.models_dialog", open_models, "Models")
+        if dialog is not None and model_id is not None:
+            dialog.select(model_id)
+        return dialog
+
     def show_preferences(self) -> None:
         if self.playback.recording:
-            self.toggle_record()  # keep what was recorded; device changes need closed streams
+            self.toggle_record(wait=True)  # keep what was recorded; device changes need closed streams
         self.playback.stop()
         dialog = dialogs.PreferencesDialog(self.playback.settings, self)
         if dialog.exec():
@@ -397,18 +511,237 @@ class MainWindow(QMainWindow):
     def _update_title(self, *_args) -> None:
         track = self.current_track()
         name = track.clip.name if track is not None else ""
-        modified = "" if self.undo_stack.isClean() else " •"
+        modified = " •" if self.unsaved_tracks() else ""
         self.setWindowTitle(f"{name}{modified} — Vocalis" if name else "Vocalis")
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.playback.stop()
         if self.playback.recording:
-            self.playback.stop_recording("discarded")
+            self.toggle_record(wait=True)  # a recording in progress becomes a track, asked about below
+        finishing = getattr(self, "_finishing_recording", None)
+        if finishing is not None and finishing.wait(10):
+            QApplication.processEvents()  # deliver the take that was just stopped, so it is asked about too
+        if not self._settle_unsaved(self.unsaved_tracks(), "Quit Vocalis"):
+            event.ignore()
+            return
         self.jobs.cancel_all()
+        self.autosaver.close()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.sync()
         super().closeEvent(event)
+
+    # --- never lose work: unsaved tracks, projects, autosave, recovery ------------------------------------------
+    def _init_work_safety(self) -> None:
+        self._saved_clips: dict[TrackView, Clip] = {}  # the clip each track's file (or the project) holds
+        self._saved_extras: dict[TrackView, str] = {}  # its panel state (lyrics) as last saved, as JSON
+        self._track_state: dict[str, tuple[Callable[[TrackView], Any], Callable[[TrackView, Any], None]]] = {}
+        self.project_path: Path | None = None
+        interval = int(self.settings.value("autosave/interval_ms", project_ui.AUTOSAVE_INTERVAL_MS))
+        self.autosaver = project_ui.Autosaver(self.project_state, self._session_signature, interval, self)
+        menu = self.actions.file_menu
+        first = menu.actions()[0] if menu.actions() else None
+        for text, slot, shortcut in (("Open &Project…", self.ask_open_project, "Ctrl+Shift+O"),
+                                     ("Save P&roject", self.save_project_or_ask, "Ctrl+Alt+S"),
+                                     ("Save Project &As…", self.ask_save_project, None)):
+            action = QAction(text, self)
+            if shortcut:
+                action.setShortcut(shortcut)
+            action.triggered.connect(slot)
+            menu.insertAction(first, action)
+        if first is not None:
+            menu.insertSeparator(first)
+
+    def register_track_state(self, key: str, save: Callable[[TrackView], Any],
+                             restore: Callable[[TrackView, Any], None]) -> None:
+        """Let a task panel keep its per-track state (JSON-able, e.g. lyric lines) in projects and
+        autosaves: ``save(track)`` gives it (None for nothing), ``restore(track, value)`` puts it back."""
+        self._track_state[key] = (save, restore)
+
+    def is_modified(self, track: TrackView) -> bool:
+        """True if ``track`` is not saved anywhere as it is now (an edit since opening, a recording, a
+        separated or generated track, lyrics not yet in a project)."""
+        return self._saved_clips.get(track) is not track.clip or self._extras_unsaved(track)
+
+    def unsaved_tracks(self) -> list[TrackView]:
+        return [track for track in self.tracks() if self.is_modified(track)]
+
+    def _track_extras(self, track: TrackView) -> dict[str, Any]:
+        extras = {}
+        for key, (save, _restore) in self._track_state.items():
+            value = save(track)
+            if value is not None:
+                extras[key] = value
+        return extras
+
+    def _extras_unsaved(self, track: TrackView) -> bool:
+        return json.dumps(self._track_extras(track), sort_keys=True) != self._saved_extras.get(track, "{}")
+
+    def _mark_saved(self, track: TrackView, clip: Clip, extras: dict[str, Any] | None = None) -> None:
+        """``clip`` (and, if given, ``extras``) is what a file or the project now holds for ``track``."""
+        self._saved_clips[track] = clip
+        if extras is not None:
+            self._saved_extras[track] = json.dumps(extras, sort_keys=True)
+
+    def _add_opened_track(self, clip: Clip) -> TrackView:
+        track = self.add_track(clip)
+        self._mark_saved(track, clip)
+        self._update_title()
+        return track
+
+    def _settle_unsaved(self, tracks: list[TrackView], title: str) -> bool:
+        """Ask Save / Discard / Cancel about unsaved work; True when it may go (saved or discarded). In a
+        project, one question covers the project; otherwise each track is asked about in turn."""
+        if not tracks:
+            return True
+        if self.project_path is not None:
+            answer = project_ui.ask_save_discard_cancel(
+                self, title, f"Save the changes to the project {self.project_path.name}?")
+            return answer is project_ui.Answer.DISCARD or (
+                answer is project_ui.Answer.SAVE and self.save_project(self.project_path))
+        for track in tracks:
+            name = track.clip.name or "untitled"
+            if self._extras_unsaved(track):
+                # Lyrics live in projects only: saving them saves the session, which covers every track.
+                answer = project_ui.ask_save_discard_cancel(
+                    self, title, f"The track “{name}” has lyrics that are not saved. Save the session as a "
+                                 "project?")
+                if answer is project_ui.Answer.SAVE:
+                    return self.ask_save_project()
+            else:
+                what = "has unsaved changes" if track in self._saved_clips else "has never been saved"
+                answer = project_ui.ask_save_discard_cancel(self, title, f"The track “{name}” {what}. Save it?")
+                if answer is project_ui.Answer.SAVE and not self.save_track(track):
+                    return False
+            if answer is project_ui.Answer.CANCEL:
+                return False
+        return True
+
+    def save_track(self, track: TrackView) -> bool:
+        """Ask where to save ``track`` (its own file suggested) and write it now; False if cancelled or
+        failed."""
+        folder = Path(self.settings.value("last_folder", str(Path.home())))
+        suggested = track.clip.source if track.clip.source else folder / f"{track.clip.name or 'untitled'}.wav"
+        chosen = dialogs.ask_export_path(self, Path(suggested))
+        if chosen is None:
+            return False
+        path, subtype = chosen
+        try:
+            with _busy_cursor():
+                io.save(track.clip, path, subtype=subtype)
+        except VocalisError as exc:
+            self.report_error("Save track", str(exc))
+            return False
+        self._mark_saved(track, track.clip)
+        self._update_title()
+        return True
+
+    def project_state(self) -> project.ProjectState:
+        """The session as a value: tracks (clips are immutable, so this is cheap), regions, panel state
+        and the view."""
+        tracks = [project.TrackState(track.clip, list(track.waveform.regions), self._track_extras(track))
+                  for track in self.tracks()]
+        current = self.current_track()
+        axis = self.track_area.axis
+        return project.ProjectState(
+            tracks, self.tracks().index(current) if current is not None else None,
+            {"start_s": axis.start_s, "end_s": axis.end_s, "cursor_s": axis.cursor_s,
+             "selection": list(self.current_selection()) if self.current_selection() else None})
+
+    def _session_signature(self) -> object:
+        """What an autosave must capture; a snapshot is written only when it changes."""
+        state = self.project_state()
+        return ([(id(t.clip), t.regions, repr(t.extras)) for t in state.tracks], state.current, repr(state.view))
+
+    def restore_project(self, state: project.ProjectState, saved: bool) -> None:
+        """Add the tracks of ``state`` and restore its view; ``saved`` marks them as saved (a project
+        file) rather than unsaved (a recovered autosave)."""
+        added = []
+        for entry in state.tracks:
+            track = self.add_track(entry.clip)
+            if entry.regions:
+                track.add_regions(entry.regions)
+            for key, value in entry.extras.items():
+                if key in self._track_state:
+                    self._track_state[key][1](track, value)
+            if saved:
+                self._mark_saved(track, entry.clip, entry.extras)
+            added.append(track)
+        if state.current is not None and 0 <= state.current < len(added):
+            self.track_area.set_current(added[state.current])
+        view = state.view
+        if "start_s" in view and "end_s" in view and view["end_s"] > view["start_s"]:
+            self.track_area.axis.set_range(view["start_s"], view["end_s"])
+        if view.get("cursor_s") is not None:
+            self.track_area.axis.set_cursor(view["cursor_s"])
+        if view.get("selection"):
+            self.track_area.selection.set(*view["selection"])
+        self._update_title()
+
+    def open_project(self, path: str | Path) -> Job:
+        """Read a project in a job and add its tracks; the window then saves to it."""
+        path = Path(path)
+
+        def opened(state: project.ProjectState) -> None:
+            self.restore_project(state, saved=True)
+            self.project_path = path
+
+        return self.run_job(project.load_project, path, name=f"Opening {path.name}", on_result=opened)
+
+    def save_project(self, path: str | Path) -> bool:
+        """Write the session to ``path`` now (the quit prompt needs it done before the window goes)."""
+        path = Path(path)
+        state = self.project_state()
+        try:
+            with _busy_cursor():
+                project.save_project(state, path)
+        except VocalisError as exc:
+            self.report_error("Save project", str(exc))
+            return False
+        self.project_path = path
+        for track, entry in zip(self.tracks(), state.tracks):
+            self._mark_saved(track, entry.clip, entry.extras)
+        self._update_title()
+        self.show_message(f"Saved {path}")
+        return True
+
+    def save_project_or_ask(self) -> bool:
+        return self.save_project(self.project_path) if self.project_path else self.ask_save_project()
+
+    def ask_save_project(self) -> bool:
+        folder = Path(self.settings.value("last_folder", str(Path.home())))
+        current = self.current_track()
+        name = (self.project_path.stem if self.project_path else None) or (current.clip.name if current else "") or "project"
+        path = project_ui.ask_project_to_save(self, folder / f"{name}{project.SUFFIX}")
+        return path is not None and self.save_project(path)
+
+    def ask_open_project(self) -> None:
+        path = project_ui.ask_project_to_open(self, str(self.settings.value("last_folder", str(Path.home()))))
+        if path is not None:
+            self.open_project(path)
+
+    def offer_recovery(self) -> int:
+        """After a crash or kill: offer each autosave left behind; recovered tracks come back unsaved.
+        Returns how many tracks were recovered."""
+        recovered = 0
+        for orphan in project.orphaned_sessions():
+            lock = orphan.claim()
+            if lock is None:
+                continue  # another starting Vocalis is offering it
+            try:
+                if project_ui.ask_recover(self, orphan):
+                    try:
+                        state = project.load_project(orphan.folder)
+                    except VocalisError as exc:
+                        self.report_error("Recover unsaved work", str(exc))
+                        continue
+                    self.restore_project(state, saved=False)
+                    recovered += len(state.tracks)
+                    self.autosaver.flush()  # the recovered work is safe again before the old copy goes
+            finally:
+                lock.release()
+            project.discard_orphan(orphan)
+        return recovered
 
     # --- drag and drop ---------------------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

@@ -74,7 +74,8 @@ class ModelsDialog(QDialog):
         layout.addLayout(row)
         layout.addWidget(self.status_widget)
         self.table.itemSelectionChanged.connect(self._update_buttons)
-        self.runner.failed.connect(lambda job: show_error(self, "Models", job.error_message))
+        if runner is None:  # a shared runner's owner (the main window) already reports its failures: once
+            self.runner.failed.connect(lambda job: show_error(self, "Models", job.error_message))
         self.runner.ended.connect(lambda job: self.refresh())
         self.refresh()
 

@@ -64,20 +64,29 @@ class TrackArea(QWidget):
         track.activated.connect(lambda: self.set_current(track))
         track.closeRequested.connect(lambda: self.close_requested.emit(track))
         track.seekRequested.connect(self.seek_requested)
-        self.tracks.append(track)
-        # Tracks share the height they are given (one track fills the window) down to their minimum,
-        # below which the area scrolls.
-        self._column_layout.insertWidget(len(self.tracks) - 1, track, 1)
-        track.show()  # now, not when the layout next runs, so that callers can rely on it
-        self.placeholder.setVisible(False)
-        self.set_current(track)
-        self.tracks_changed.emit()
+        self.insert_track(track, len(self.tracks))
         return track
 
-    def remove_track(self, track: TrackView) -> None:
+    def insert_track(self, track: TrackView, index: int) -> None:
+        """Show ``track`` at ``index``: a new one, or one taken out with ``remove_track(keep=True)``."""
+        self.tracks.insert(index, track)
+        # Tracks share the height they are given (one track fills the window) down to their minimum,
+        # below which the area scrolls.
+        self._column_layout.insertWidget(index, track, 1)
+        track.show()  # now, not when the layout next runs, so that callers can rely on it
+        self.placeholder.setVisible(False)
+        self.refresh_duration()
+        self.set_current(track)
+        self.tracks_changed.emit()
+
+    def remove_track(self, track: TrackView, keep: bool = False) -> None:
+        """Take ``track`` out; ``keep`` hides it instead of deleting it, so an undo can put it back."""
         self.tracks.remove(track)
         self._column_layout.removeWidget(track)
-        track.deleteLater()
+        if keep:
+            track.hide()
+        else:
+            track.deleteLater()
         self.placeholder.setVisible(not self.tracks)
         self.refresh_duration()
         if track is self._current:

@@ -10,14 +10,20 @@ from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
+from typing import Callable
+
 from engine.audio.clip import Clip
 from engine.audio.devices import Player, Recorder
+from engine.jobs import Job
+from gui.views.background import run_in_background
 from gui.views.ruler import format_time
 
 POLL_MS = 30
 """How often the play head is moved: ~33 updates a second looks smooth without loading the UI thread."""
 
 METER_FLOOR_DB = -60.0
+METER_SCALE_DB = (-48, -36, -24, -12, -6, 0)
+"""Tick marks labelled under the level meter."""
 
 
 @dataclass
@@ -103,10 +109,27 @@ class PlaybackController(QObject):
         self.state_changed.emit()
 
     def stop_recording(self, name: str) -> Clip:
+        """End the recording now and return it (waits until the audio captured so far has arrived)."""
+        recorder = self._end_recording()
+        return recorder.stop(name)
+
+    def stop_recording_in_background(self, name: str, on_clip: Callable[[Clip, Recorder], None],
+                                     on_error: Callable[[Job], None]) -> Job:
+        """End the recording without freezing the window: the input is drained (up to its latency plus
+        a margin) on a worker thread, then ``on_clip(clip, recorder)`` runs on the UI thread."""
+        recorder = self._end_recording()
+
+        def finish(progress, cancel) -> Clip:
+            return recorder.stop(name)
+
+        return run_in_background(finish, name="finishing the recording", owner=self,
+                                 on_result=lambda clip: on_clip(clip, recorder), on_error=on_error)
+
+    def _end_recording(self) -> Recorder:
         recorder, self.recorder = self.recorder, None
         self._timer.stop()
         self.state_changed.emit()
-        return recorder.stop(name)
+        return recorder
 
     def _poll(self) -> None:
         if self.recorder is not None:
@@ -123,11 +146,14 @@ class PlaybackController(QObject):
 
 
 class LevelMeter(QWidget):
-    """A horizontal bar: RMS filled, peak as a line, on a dBFS scale from :data:`METER_FLOOR_DB` to 0."""
+    """A horizontal bar: RMS filled, peak as a line, on a dBFS scale from :data:`METER_FLOOR_DB` to 0,
+    labelled underneath at :data:`METER_SCALE_DB`."""
+
+    BAR_HEIGHT = 10
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setFixedSize(140, 14)
+        self.setFixedSize(180, 26)
         self.setToolTip("Input level (RMS bar, peak line), dBFS")
         self.peak_db = METER_FLOOR_DB
         self.rms_db = METER_FLOOR_DB
@@ -139,14 +165,29 @@ class LevelMeter(QWidget):
     def _x(self, db: float) -> float:
         return (min(0.0, max(METER_FLOOR_DB, db)) - METER_FLOOR_DB) / -METER_FLOOR_DB * self.width()
 
+    def scale_marks(self) -> list[tuple[int, str]]:
+        """(x, label) of each tick of the dB scale."""
+        return [(round(min(self._x(db), self.width() - 1)), str(db)) for db in METER_SCALE_DB]
+
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("#20232b"))
+        bar = self.BAR_HEIGHT
+        painter.fillRect(QRectF(0, 0, self.width(), bar), QColor("#20232b"))
         colour = QColor("#d04040") if self.peak_db > -1.0 else QColor("#50c070")
-        painter.fillRect(QRectF(0, 2, self._x(self.rms_db), self.height() - 4), colour)
+        painter.fillRect(QRectF(0, 1, self._x(self.rms_db), bar - 2), colour)
         painter.setPen(QColor("#f0f0f0"))
         peak_x = self._x(self.peak_db)
-        painter.drawLine(round(peak_x), 0, round(peak_x), self.height())
+        painter.drawLine(round(peak_x), 0, round(peak_x), bar)
+        font = painter.font()
+        font.setPixelSize(9)
+        painter.setFont(font)
+        painter.setPen(self.palette().windowText().color())
+        metrics = painter.fontMetrics()
+        for x, label in self.scale_marks():
+            painter.drawLine(x, bar, x, bar + 3)
+            width = metrics.horizontalAdvance(label)
+            left = min(max(0, x - width // 2), self.width() - width)
+            painter.drawText(left, self.height() - 2, label)
 
 
 class TransportBar(QWidget):
@@ -198,6 +239,10 @@ class TransportBar(QWidget):
             start, end = selection
             text += f"    Selection {format_time(start)} – {format_time(end)}  ({format_time(end - start)})"
         self.time_label.setText(text)
+
+    def show_recording_time(self, seconds: float) -> None:
+        """While recording, the time display shows how long the take is so far."""
+        self.time_label.setText(f"● Recording {format_time(seconds)}")
 
     def show_state(self, playing: bool, recording: bool) -> None:
         self.play_button.setText("❚❚" if playing else "▶")

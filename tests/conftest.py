@@ -24,6 +24,16 @@ def vocalis_home(tmp_path_factory, monkeypatch):
     return home
 
 
+@pytest.fixture(autouse=True)
+def unsaved_work_is_discarded(request, monkeypatch):
+    """GUI tests close windows with unsaved tracks at teardown: answer the Save / Discard / Cancel question
+    with Discard instead of blocking on a modal dialog (tests of the question patch it themselves)."""
+    if "qtbot" in request.fixturenames:
+        from gui import project as project_ui
+
+        monkeypatch.setattr(project_ui, "ask_save_discard_cancel", lambda *_args: project_ui.Answer.DISCARD)
+
+
 _MODELS: Path | None = None
 
 

@@ -30,7 +30,7 @@ BROKEN = {
     "zero_length.wav": "contains no audio (0 frames)",
     "truncated.wav": "is truncated: the header promises 16000 bytes of audio, the file holds 7978",
     "truncated.flac": "is damaged: decoding failed",
-    "text_renamed.wav": "is not a readable audio file",
+    "text_renamed.wav": "is not audio: it is a text file named .wav",
     "nan_samples.wav": "contains NaN or infinite samples (first at 0.050 s, frame 800)",
     "missing.wav": "does not exist",
 }
@@ -143,6 +143,22 @@ def test_corpus_stays_small():
 
 
 @pytest.mark.skipif(shutil.which("ffprobe") is None, reason="checks the ffmpeg fallback's refusal")
-def test_fallback_decoder_also_refuses_text():
-    with pytest.raises(BadInputError, match="ffmpeg finds no audio stream"):
-        io.info(BAD / "text_renamed.wav")
+def test_fallback_decoder_also_refuses_binary_junk(tmp_path):
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(BadInputError, match="is not audio: no decoder recognises its contents .*ffmpeg finds "
+                                            "no audio stream"):
+        io.info(junk)
+
+
+@pytest.mark.parametrize("suffix", [".mp3", ".flac", ".ogg", ".m4a"])
+def test_a_text_file_renamed_as_audio_is_called_text_not_a_missing_file(tmp_path, suffix):
+    """libsndfile's mp3 reader answers "File does not exist or is not a regular file (possibly a pipe?)"
+    for text; the user must read that the file is not audio."""
+    renamed = tmp_path / f"notes{suffix}"
+    shutil.copy(BAD / "text_renamed.wav", renamed)
+    for read in (io.info, io.load):
+        with pytest.raises(BadInputError) as caught:
+            read(renamed)
+        assert caught.value.problem == f"is not audio: it is a text file named {suffix}"
+        assert "does not exist" not in str(caught.value)

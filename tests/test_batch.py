@@ -4,6 +4,8 @@ cancel and the prefetching executor."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +14,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from engine.batch import MANIFEST_NAME, REPORT_NAME, BatchItem, BatchRequest, LocalExecutor, Manifest, plan, run_batch
+from engine.batch.progress import BatchProgress
 from engine.errors import BadInputError, Cancelled
 from engine.fileio import TEMP_MARK
-from engine.jobs import CancelToken, null_progress
-from engine.jobs.batch import (MANIFEST_NAME, REPORT_NAME, BatchRequest, LocalExecutor, Manifest, plan,
-                               run_batch)
+from engine.jobs import CancelToken, Progress, null_progress
 from engine.settings import option
 from engine.tasks import registry
 from engine.tasks.convert import ConvertSettings
@@ -54,7 +56,7 @@ def test_mirrors_the_tree_converts_and_reports_the_bad_file(tree, tmp_path):
 
     assert report.counts == {"ok": 4, "failed": 1, "skipped": 0}
     assert [f["input"] for f in report.failures] == ["broken.wav"]
-    assert "broken.wav" in report.failures[0]["error"] and "not a readable audio file" in report.failures[0]["error"]
+    assert "broken.wav" in report.failures[0]["error"] and "is not audio" in report.failures[0]["error"]
     for name in ("a.flac", "b.flac", "vocals/c.flac", "vocals/deep/d.flac"):
         info = sf.info(out / name)
         assert (info.samplerate, info.channels, info.frames) == (16000, 1, 8000)
@@ -249,3 +251,83 @@ def test_two_batches_on_one_device_never_process_at_the_same_time(tmp_path):
         thread.join(30)
     assert [[r.status for r in results] for _, results in runs] == [["ok"] * 4, ["ok"] * 4]
     assert most[0] == 1
+
+
+def test_progress_is_weighted_by_each_inputs_weight_and_unknown_ones_count_as_average(tmp_path):
+    items = [BatchItem(tmp_path / name, name, tmp_path / name, (), weight)
+             for name, weight in (("short", 1.0), ("long", 3.0), ("unreadable", None))]
+    fractions = []
+    weighted = BatchProgress(Progress(lambda update: fractions.append(update.fraction)), items)
+    weighted.for_item(1)(0.5, "half")  # half of the long file: 1.5 of 1 + 3 + 2 (the mean)
+    weighted.for_item(0)(1.0, "done")
+    weighted.for_item(1)(0.25, "a task that reports backwards")
+    assert fractions == pytest.approx([1.5 / 6, 2.5 / 6, 2.5 / 6])
+
+
+@dataclass(frozen=True)
+class _TextSettings:
+    label: str = option("x", "unused")
+
+
+def test_a_text_task_weighs_characters_and_journals_them_under_its_unit(tmp_path, monkeypatch):
+    def process_file(path, stem, settings, progress, cancel) -> list[Path]:
+        target = Path(f"{stem}.txt")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path.read_text().upper())
+        return [target]
+
+    task = registry.FileTask("text-probe", "test task", _TextSettings, process_file,
+                             lambda stem, settings: [Path(f"{stem}.txt")], input_extensions=(".txt",),
+                             weight=registry.text_characters, weight_unit="chars")
+    root = tmp_path / "in"
+    root.mkdir()
+    (root / "line.txt").write_text("twelve chars")
+    assert [i.weight for i in plan(BatchRequest(task.name, root, tmp_path / "out"), task, _TextSettings())] == [12.0]
+    monkeypatch.setitem(registry._TASKS, task.name, task)  # registered for this test only
+    report = run_batch(BatchRequest(task.name, root, tmp_path / "out"), _TextSettings())
+    assert report.audio_hours == 0.0  # characters are not audio
+    [record] = manifest_files(tmp_path / "out")
+    assert record["chars"] == 12.0 and "audio_s" not in record
+
+
+def test_the_default_weight_is_the_audio_duration_from_the_header(tree):
+    assert registry.audio_seconds(tree / "b.flac") == pytest.approx(0.5)
+    assert registry.audio_seconds(tree / "broken.wav") is None
+    assert registry.text_characters(tree / "notes.txt") == len("not audio")
+
+
+def test_find_imports_only_the_named_task():
+    code = ("import sys; from engine.tasks import registry; task = registry.find('convert'); "
+            "print(task.name, registry.find('no-such-task'), registry.find('x.wav'), "
+            "'engine.tasks.separate' in sys.modules, 'engine.tasks.lyrics' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["convert", "None", "None", "False", "False"]
+
+
+def test_outputs_that_depend_on_the_input_are_planned_from_it(tmp_path, monkeypatch):
+    """``outputs_for`` (one output per line of the input here) decides what a complete file is."""
+    def outputs_for(path, stem, settings) -> list[Path]:
+        return [stem / f"{line}.txt" for line in path.read_text().split()]
+
+    def process_file(path, stem, settings, progress, cancel) -> list[Path]:
+        written = outputs_for(path, stem, settings)
+        for target in written:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(target.stem)
+        return written
+
+    task = registry.FileTask("lines-probe", "test task", _TextSettings, process_file,
+                             lambda stem, settings: [Path(f"{stem}.txt")], input_extensions=(".txt",),
+                             outputs_for=outputs_for)
+    monkeypatch.setitem(registry._TASKS, task.name, task)
+    root, out = tmp_path / "in", tmp_path / "out"
+    root.mkdir()
+    (root / "take.txt").write_text("one two")
+    request = BatchRequest(task.name, root, out)
+    assert [i.outputs for i in plan(request, task, _TextSettings())] == [(out / "take" / "one.txt",
+                                                                          out / "take" / "two.txt")]
+    assert run_batch(request, _TextSettings()).counts == {"ok": 1, "failed": 0, "skipped": 0}
+    (root / "take.txt").write_text("one two three")  # a new line: the file is no longer complete
+    assert run_batch(request, _TextSettings()).counts == {"ok": 1, "failed": 0, "skipped": 0}
+    assert (out / "take" / "three.txt").read_text() == "three"
+    assert run_batch(request, _TextSettings()).counts == {"ok": 0, "failed": 0, "skipped": 1}

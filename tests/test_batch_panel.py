@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import soundfile as sf
 
-from engine.jobs.batch import BatchReport
+from engine.batch import BatchReport
 from gui.batch_panel import BatchPanel, open_batch_panel
 from gui.main_window import MainWindow
 from tests.synth import tone

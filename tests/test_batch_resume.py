@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from engine.batch import MANIFEST_NAME, Manifest
 from engine.fileio import TEMP_MARK
-from engine.jobs.batch import MANIFEST_NAME, Manifest
 from tests.conftest import DATA, REPO
 from tests.synth import tone
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import pty
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +19,9 @@ import soundfile as sf
 from engine.audio import dsp
 from engine.audio import io as audio_io
 from engine.cli import main
-from engine.cli.commands._file_task import build_settings
+from engine.cli.file_task import build_settings
 from engine.cli.output import ProgressDisplay
-from engine.jobs import Progress
+from engine.jobs import Progress, ProgressUpdate
 from engine.settings import option
 from engine.tasks import registry
 from tests.synth import tone
@@ -79,7 +81,7 @@ def test_some_failed_inputs_exit_1_and_name_each_file(capsys, song, tmp_path):
     assert code == 1
     files = json.loads(stdout)["files"]
     assert [f["status"] for f in files] == ["ok", "failed", "failed"]
-    assert str(broken) in files[1]["error"] and "not a readable audio file" in files[1]["error"]
+    assert str(broken) in files[1]["error"] and "is not audio" in files[1]["error"]
     assert files[2]["error"] == f"{missing}: no such file"
 
 
@@ -128,10 +130,10 @@ def test_batch_json_and_exit_codes(capsys, song, tmp_path):
     assert report["audio_hours"] == pytest.approx(1.0 / 3600, rel=1e-3)
     assert (tmp_path / "out" / "a" / "song.flac").is_file()
 
-    code, stdout, _ = run_cli(capsys, "batch", "convert", inputs, tmp_path / "out", "--format", "flac")
+    code, stdout, stderr = run_cli(capsys, "batch", "convert", inputs, tmp_path / "out", "--format", "flac")
     assert code == 1
     assert "0 done, 1 already complete, 1 failed" in stdout
-    assert f"failed  {inputs / 'skip-me.wav'}:" in stdout
+    assert f"failed  {inputs / 'skip-me.wav'}:" in stderr and "failed  " not in stdout
 
 
 def test_progress_display_draws_a_bar_on_a_terminal():
@@ -155,3 +157,32 @@ def test_an_unknown_device_is_a_usage_error(capsys):
     assert build_settings(task, argparse.Namespace(device="tpu")) is None
     assert "unknown device 'tpu'" in capsys.readouterr().err
     assert build_settings(task, argparse.Namespace(device="cpu")) == _DeviceSettings("cpu")
+
+
+def test_a_separation_without_its_model_fails_on_stderr_and_creates_nothing(capsys, song, tmp_path, monkeypatch):
+    monkeypatch.setenv("VOCALIS_MODELS", str(tmp_path / "no-models"))
+    code, stdout, stderr = run_cli(capsys, "separate", song, "--out", tmp_path / "new" / "out", "--device", "cpu")
+    assert code == 1
+    assert stdout == ""
+    assert f"failed  {song}: model mossformer2-ss-16k" in stderr and "is not installed" in stderr
+    assert "0 done, 1 failed" in stderr
+    assert not (tmp_path / "new").exists()
+
+
+def test_the_progress_bar_draws_on_a_terminal_that_reports_no_size():
+    """A fresh pty is 0×0, like terminals driven by tools; tqdm alone would draw nothing there."""
+    leader, follower = pty.openpty()
+    with open(follower, "w", encoding="utf-8", closefd=True) as terminal:
+        assert os.get_terminal_size(terminal.fileno()) == (0, 0)
+        display = ProgressDisplay("lyrics", terminal)
+        assert display.terminal
+        display(ProgressUpdate(0.5, "transcribing", eta_s=None, elapsed_s=1.0))
+        display.tick()  # what run_with_progress does twice a second, so quiet phases still redraw
+        display.close()
+        terminal.write("END-OF-TEST\n")
+        terminal.flush()
+        drawn = ""
+        while "END-OF-TEST" not in drawn:  # the terminal hands the output over in pieces
+            drawn += os.read(leader, 65536).decode("utf-8", "replace")
+    os.close(leader)
+    assert "lyrics transcribing" in drawn and "50%" in drawn

@@ -51,9 +51,9 @@ def window(qtbot):
 
 
 def open_and_wait(qtbot, window: MainWindow, path) -> None:
-    count = len(window.tracks.tracks)
+    count = len(window.tracks())
     window.open_file(path)
-    qtbot.waitUntil(lambda: len(window.tracks.tracks) == count + 1, timeout=10000)
+    qtbot.waitUntil(lambda: len(window.tracks()) == count + 1, timeout=10000)
 
 
 def wait_for_jobs(qtbot, window: MainWindow) -> None:
@@ -80,8 +80,8 @@ def test_open_shows_the_file_as_a_track_with_its_samples(qtbot, window, song_pat
     assert quiet > 5 and loud / quiet == pytest.approx(3.0, rel=0.2)
     assert "stereo" in track.header.info_label.text() and "16000 Hz" in track.header.info_label.text()
     assert window.windowTitle() == "song — Vocalis"
-    assert window.tracks.axis.duration_s == pytest.approx(2.0)
-    assert not window.tracks.placeholder.isVisible()
+    assert window.track_area.axis.duration_s == pytest.approx(2.0)
+    assert not window.track_area.placeholder.isVisible()
     assert window.recent_files() == [str(song_path.resolve())]
 
 
@@ -95,15 +95,15 @@ def test_mouse_drag_selects_and_zoom_actions_change_the_visible_range(qtbot, win
     start, end = window.current_selection()
     assert start == pytest.approx(0.5, abs=2.0 / width * 2) and end == pytest.approx(1.0, abs=2.0 / width * 2)
     assert f"Selection {format_time(start)} – {format_time(end)}" in window.transport.time_label.text()
-    axis = window.tracks.axis
+    axis = window.track_area.axis
     assert (axis.start_s, axis.end_s) == (0.0, pytest.approx(2.0))
     actions = {a.text(): a for a in window.actions.view_menu.actions()}
     actions["Zoom &In"].trigger()
     assert axis.span_s == pytest.approx(1.0)
     actions["Zoom to &Selection"].trigger()
     assert (axis.start_s, axis.end_s) == (pytest.approx(start), pytest.approx(end))
-    assert window.tracks.time_bar.maximum() == round((2.0 - axis.span_s) * 1000)
-    window.tracks.time_bar.setValue(window.tracks.time_bar.maximum())
+    assert window.track_area.time_bar.maximum() == round((2.0 - axis.span_s) * 1000)
+    window.track_area.time_bar.setValue(window.track_area.time_bar.maximum())
     assert axis.end_s == pytest.approx(2.0, abs=1e-3)
     actions["&Fit All"].trigger()
     assert (axis.start_s, axis.end_s) == (0.0, pytest.approx(2.0))
@@ -122,7 +122,7 @@ def test_each_edit_applies_and_undo_redo_restore_exactly(qtbot, window, song_pat
     open_and_wait(qtbot, window, song_path)
     track = window.current_track()
     original = track.clip.samples.copy()
-    window.tracks.selection.set(0.25, 0.75)
+    window.track_area.selection.set(0.25, 0.75)
     window.apply_edit(operation, label, *args)
     wait_for_jobs(qtbot, window)
     edited = track.clip.samples.copy()
@@ -131,13 +131,13 @@ def test_each_edit_applies_and_undo_redo_restore_exactly(qtbot, window, song_pat
     assert window.undo_stack.undoText() == label
     length_changed = track.clip.duration != 2.0  # crop and delete; a resample keeps the duration
     assert window.current_selection() == (None if length_changed else (0.25, 0.75))
-    assert window.tracks.axis.duration_s == pytest.approx(track.clip.duration)
+    assert window.track_area.axis.duration_s == pytest.approx(track.clip.duration)
     window.actions.undo.trigger()
     assert np.array_equal(track.clip.samples, original) and track.clip.sample_rate == RATE
-    assert window.tracks.axis.duration_s == pytest.approx(2.0)
+    assert window.track_area.axis.duration_s == pytest.approx(2.0)
     window.actions.redo.trigger()
     assert np.array_equal(track.clip.samples, edited)
-    assert window.tracks.axis.duration_s == pytest.approx(track.clip.duration)
+    assert window.track_area.axis.duration_s == pytest.approx(track.clip.duration)
     assert window.windowTitle() == "song • — Vocalis"
 
 
@@ -145,7 +145,7 @@ def test_edit_outside_a_selection_leaves_the_rest_untouched(qtbot, window, song_
     open_and_wait(qtbot, window, song_path)
     track = window.current_track()
     original = track.clip.samples.copy()
-    window.tracks.selection.set(1.0, 1.5)
+    window.track_area.selection.set(1.0, 1.5)
     window.apply_edit(edits.gain, "Gain", 6.0)
     wait_for_jobs(qtbot, window)
     after = track.clip.samples
@@ -169,7 +169,7 @@ def test_export_writes_a_file_that_loads_back_equal(qtbot, window, song_path, tm
     window.export_clip(target, "FLOAT")
     wait_for_jobs(qtbot, window)
     assert np.array_equal(io.load(target).samples, window.current_track().clip.samples)
-    window.tracks.selection.set(0.5, 1.0)
+    window.track_area.selection.set(0.5, 1.0)
     flac = tmp_path / "out" / "part.flac"
     window.export_clip(flac, selection_only=True)
     wait_for_jobs(qtbot, window)
@@ -188,7 +188,7 @@ def test_corrupt_file_shows_an_error_dialog_naming_the_file(qtbot, window, tmp_p
     box = error_boxes(window)[0]
     assert str(corrupt) in box.text()
     assert "Traceback" not in box.text() and box.windowTitle() == "Opening broken.wav failed"
-    assert window.tracks.tracks == []
+    assert window.tracks() == []
     assert corrupt.read_bytes().startswith(b"RIFF")  # the input is untouched
 
 
@@ -236,7 +236,7 @@ def test_dropping_files_opens_them(qtbot, window, song_path):
     drop = QDropEvent(QPointF(100, 100), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
                       Qt.KeyboardModifier.NoModifier)
     window.dropEvent(drop)
-    qtbot.waitUntil(lambda: len(window.tracks.tracks) == 1, timeout=10000)
+    qtbot.waitUntil(lambda: len(window.tracks()) == 1, timeout=10000)
     assert window.current_track().clip.source == song_path
 
 
@@ -267,18 +267,18 @@ def test_task_panel_api(qtbot, window, song_path):
     assert window.current_track() is None and window.selected_clip() is None
     open_and_wait(qtbot, window, song_path)
     assert window.selected_clip() is window.current_track().clip
-    window.tracks.selection.set(0.5, 1.5)
+    window.track_area.selection.set(0.5, 1.5)
     assert window.current_selection() == (0.5, 1.5)
     assert window.selected_clip().frames == RATE
     second = window.add_track(Clip(tone(220, 3.0, RATE), RATE, name="added"))
-    assert window.current_track() is second and window.tracks.axis.duration_s == pytest.approx(3.0)
+    assert window.current_track() is second and window.track_area.axis.duration_s == pytest.approx(3.0)
     positions = []
     window.position_changed.connect(positions.append)
     window.seek(1.25)
-    assert positions == [1.25] and window.tracks.axis.cursor_s == 1.25
+    assert positions == [1.25] and window.track_area.axis.cursor_s == 1.25
     assert "Cursor 0:00:01.250" in window.transport.time_label.text()
     window.close_track(second)
-    assert window.tracks.tracks and window.tracks.axis.duration_s == pytest.approx(2.0)
+    assert window.tracks() and window.track_area.axis.duration_s == pytest.approx(2.0)
 
 
 def test_bad_sample_rate_is_rejected_by_the_engine_edit():
@@ -298,12 +298,12 @@ def test_play_moves_the_cursor_and_stop_ends_playback(qtbot, window, song_path):
     assert window.playback.playing and window.transport.play_button.text() == "❚❚"
     qtbot.waitUntil(lambda: bool(positions) and positions[-1] > 0.5, timeout=8000)
     assert positions == sorted(positions) and len(positions) >= 5
-    assert window.tracks.axis.cursor_s == positions[-1]
+    assert window.track_area.axis.cursor_s == positions[-1]
     qtbot.keyClick(window, Qt.Key.Key_Space)  # pause
     assert window.playback.paused and not window.playback.playing
     window.stop()
     assert not window.playback.playing and window.transport.play_button.text() == "▶"
-    window.tracks.selection.set(1.5, 1.8)
+    window.track_area.selection.set(1.5, 1.8)
     positions.clear()
     window.actions.play.trigger()  # plays the selection to its end, then stops by itself
     qtbot.waitUntil(lambda: not window.playback.playing, timeout=8000)
@@ -343,7 +343,7 @@ def test_the_vocalis_gui_command_opens_the_files_given(qtbot, song_path, tmp_pat
         if window.jobs.running or not error_boxes(window):
             QTimer.singleShot(50, inspect_then_close)
             return
-        seen["tracks"] = [t.clip.name for t in window.tracks.tracks]
+        seen["tracks"] = [t.clip.name for t in window.tracks()]
         seen["error"] = error_boxes(window)[0].text()
         window.close()
 
@@ -388,7 +388,7 @@ def test_keyboard_shortcuts_reach_the_window(qtbot, window, song_path):
     qtbot.waitUntil(window.isActiveWindow, timeout=3000)
     track = window.current_track()
     original = track.clip.samples.copy()
-    window.tracks.selection.set(0.5, 1.0)
+    window.track_area.selection.set(0.5, 1.0)
     qtbot.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # crop to selection
     wait_for_jobs(qtbot, window)
     assert track.clip.frames == RATE // 2
@@ -397,9 +397,9 @@ def test_keyboard_shortcuts_reach_the_window(qtbot, window, song_path):
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert track.clip.frames == RATE // 2
     qtbot.keyClick(window, Qt.Key.Key_End)
-    assert window.tracks.axis.cursor_s == pytest.approx(0.5)
+    assert window.track_area.axis.cursor_s == pytest.approx(0.5)
     qtbot.keyClick(window, Qt.Key.Key_Home)
-    assert window.tracks.axis.cursor_s == 0.0
+    assert window.track_area.axis.cursor_s == 0.0
 
 
 def test_fades_without_a_selection_cover_the_first_or_last_second(qtbot, window, song_path):

@@ -135,7 +135,9 @@ def test_settings_form_is_built_from_the_dataclass_and_returns_edited_settings(q
     form = SettingsForm(LyricsSettings())
     qtbot.addWidget(form)
     form.editor("beam_size").setValue(3)
-    form.editor("language").setText("fr")
+    language = form.editor("language")
+    language.setCurrentIndex(language.findData("fr"))
+    assert language.currentText() == "French (fr)"
     segmentation = form.editor("segmentation")
     segmentation.setCurrentIndex(segmentation.findText("silero-vad"))
     form.editor("word_timestamps").setChecked(False)
@@ -151,8 +153,9 @@ def test_settings_form_reports_values_the_settings_refuse(qtbot):
 
     form = SettingsForm(LyricsSettings())
     qtbot.addWidget(form)
-    form.editor("format").setText("lrc, mp3")
-    with pytest.raises(BadInputError, match="mp3"):
+    form.editor("format").boxes["lrc"].setChecked(False)
+    form.editor("format").boxes["txt"].setChecked(False)
+    with pytest.raises(BadInputError, match="none given"):
         form.settings()
 
 
@@ -199,7 +202,7 @@ def test_imported_timings_show_as_regions_follow_playback_and_seek(window, tmp_p
     assert task.panel.model.current_row == 1
     rect = task.panel.table.visualRect(task.panel.model.index(0, TEXT))
     qtbot.mouseClick(task.panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert window.tracks.axis.cursor_s == pytest.approx(1.0)
+    assert window.track_area.axis.cursor_s == pytest.approx(1.0)
     assert task.panel.model.current_row == 0
 
     window.undo_stack.undo()
@@ -228,7 +231,7 @@ def test_transcribe_a_song_with_its_vocal_stem_fills_the_panel(window, qtbot, tm
     stem = tmp_path / "vocals.wav"
     sf.write(stem, vocals, rate)
     track = window.add_track(Clip((vocals + chord)[None, :], rate, name="song"))
-    window.tracks.selection.set(1.0, seconds)
+    window.track_area.selection.set(1.0, seconds)
     task = lyrics_task(window)
     settings = LyricsSettings(language="en", beam_size=1, best_of=1, batch_size=2, separator=f"stem:{stem}")
     task.transcribe(settings)
@@ -247,8 +250,8 @@ def test_transcribe_a_song_with_its_vocal_stem_fills_the_panel(window, qtbot, tm
     added = window.current_track()
     assert added is not track and added.clip.duration == pytest.approx(seconds - 1.0, abs=1e-3)
 
-    window.tracks.set_current(track)
-    window.tracks.selection.set(second_start - 0.5, seconds)
+    window.track_area.set_current(track)
+    window.track_area.selection.set(second_start - 0.5, seconds)
     before = [line for line in lines if line.start < second_start - 0.5]
     task.retranscribe_selection()
     qtbot.waitUntil(lambda: task.panel.undo_stack.undoText() == "Re-transcribe selection", timeout=180_000)
@@ -268,9 +271,17 @@ def test_dialog_offers_the_other_open_tracks_as_vocals(window, qtbot):
     window.add_track(Clip(silence, 16000, name="mix"))
     dialog = TranscribeDialog(LyricsSettings(separator="hdemucs"), [vocals], window)
     qtbot.addWidget(dialog)
-    choices = [dialog.stem_track.itemText(i) for i in range(dialog.stem_track.count())]
-    assert choices == ["from the vocal separator setting", "track “lead vocals”"]
-    assert dialog.form.editor("separator").text() == "hdemucs"
+    separator = dialog.form.editor("separator")
+    choices = [separator.itemText(i) for i in range(separator.count())]
+    assert choices == ["none: segment the mix", "hdemucs", "the track “lead vocals”", "a vocal stem file…"]
+    assert separator.currentText() == "hdemucs" and dialog.stem_track is None
+    separator.setCurrentIndex(separator.findText("the track “lead vocals”"))
+    assert dialog.stem_track is vocals
+    assert dialog.form.settings().separator == "hdemucs"  # the setting stays; the track is used instead
+    again = TranscribeDialog(LyricsSettings(separator="hdemucs"), [vocals], window, stem_track=vocals)
+    qtbot.addWidget(again)
+    assert again.stem_track is vocals  # the next dialog remembers the vocal track
+    assert again.form.editor("separator").count() == len(choices)
     with pytest.raises(KeyError):
         dialog.form.editor("format")  # output files are not the panel's business
 

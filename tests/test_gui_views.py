@@ -119,6 +119,27 @@ def test_ruler_ticks_are_round_and_labels_read_as_clock_time(qtbot):
     assert blocker.args[0] == pytest.approx(3.0, abs=2.0 / 900)
 
 
+@pytest.mark.parametrize("width", [240, 800, 1920])
+def test_ruler_labels_never_repeat_or_overlap_at_any_zoom(qtbot, width):
+    """At the narrowest zoom around 1:01.843 the labels once read 0:01:01.843 three times."""
+    axis = TimeAxis(3 * 3600.0)
+    ruler = TimeRuler(axis)
+    qtbot.addWidget(ruler)
+    ruler.resize(width, 26)
+    metrics = ruler.fontMetrics()
+    for centre in (0.0005, 61.8431, 3599.9995, 7384.123456):
+        for span in np.geomspace(axis.duration_s, 1e-3, 60):
+            axis.set_range(centre - span / 2, centre + span / 2)
+            labels = ruler.labels()
+            texts = [text for _t, text in labels]
+            assert len(set(texts)) == len(texts), (centre, axis.span_s, texts)
+            xs = [axis.time_to_x(t, width) for t, _text in labels]
+            for (x0, text), x1 in zip(zip(xs, texts), xs[1:]):
+                assert x1 - x0 >= metrics.horizontalAdvance(text), (axis.span_s, texts)
+    axis.set_range(61.843, 61.844)  # the narrowest view still gets labels
+    assert len(ruler.labels()) >= 2
+
+
 # --- waveform -----------------------------------------------------------------------------------------
 
 def test_column_min_max_equals_a_direct_reduction_over_block_snapped_columns():

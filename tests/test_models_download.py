@@ -79,7 +79,7 @@ def test_download_installs_files_with_progress(tmp_path, hub):
     assert not (store.root / ".staging" / "tiny").exists()
     fractions = [u.fraction for u in updates]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    assert any("MB" in u.message for u in updates)
+    assert any(" MB at " in u.message and "MB/s" in u.message for u in updates)  # bytes and speed
     requests_so_far = len(hub.requests)
     assert download(store, "tiny").state is ModelState.INSTALLED  # already there: nothing is fetched
     assert len(hub.requests) == requests_so_far

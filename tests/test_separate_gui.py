@@ -23,16 +23,16 @@ def test_separating_the_selection_adds_one_track_per_speaker(qtbot, tmp_path):
     qtbot.addWidget(window)
     window.show()
     window.open_file(path)
-    qtbot.waitUntil(lambda: len(window.tracks.tracks) == 1, timeout=10000)
-    window.tracks.selection.set(0.5, 1.5)
+    qtbot.waitUntil(lambda: len(window.tracks()) == 1, timeout=10000)
+    window.track_area.selection.set(0.5, 1.5)
 
     assert "Separate speakers…" in [a.text() for a in window.actions.tasks_menu.actions()]
     installed = [child for child in window.children() if isinstance(child, SeparateTask)]
     assert installed, "the separate task module installed itself in the window"
     job = installed[0].separate(SeparateSettings(checkpoint=str(TINY), device="cpu", window=2.0))
     qtbot.waitUntil(lambda: job.finished, timeout=300000)
-    qtbot.waitUntil(lambda: len(window.tracks.tracks) == 3, timeout=10000)
-    added = [track.clip for track in window.tracks.tracks[1:]]
+    qtbot.waitUntil(lambda: len(window.tracks()) == 3, timeout=10000)
+    added = [track.clip for track in window.tracks()[1:]]
     assert [clip.name for clip in added] == ["meeting speaker 1", "meeting speaker 2"]
     assert all(clip.frames == 16000 and clip.sample_rate == 16000 for clip in added)
     assert all(np.abs(clip.samples).max() > 0 for clip in added)

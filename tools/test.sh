@@ -10,6 +10,10 @@ export QT_QPA_PLATFORM=offscreen
 source tools/pulse.sh
 start_null_sink_pulseaudio
 
+# The layering contracts of docs/architecture.md ([tool.importlinter] in pyproject.toml) come first: a
+# broken one fails the run before any test (tests/test_import_contracts.py checks them too).
+.venv/bin/lint-imports --no-cache
+
 # The tests must not touch a user's models folder or settings.
 export VOCALIS_TEST_HOME="$(mktemp -d)"
 status=0

@@ -246,17 +246,34 @@ class Player:
                 raise sd.CallbackStop
 
 
+RECORD_LATENCY_S = 0.2
+"""Input buffer asked of PortAudio when recording. Recording needs no low latency, and a small buffer
+loses samples: through ALSA's PulseAudio plugin at PortAudio's "high" setting (35 ms) on a busy machine, a
+3 s recording came back 2.2 s long (samples dropped inside the plugin, never reported as an overflow);
+at 0.2 s it came back complete."""
+
+STOP_DRAIN_TIMEOUT_S = 2.0
+"""How long :meth:`Recorder.stop` waits, beyond the input latency, for the audio captured before the stop
+to arrive; a source that delivers nothing (an idle null sink's monitor) must not hang it."""
+
+
 class Recorder:
     """Records from an input device into a :class:`Clip`, with a live peak/RMS level for a meter.
 
     The callback copies each block into a preallocated ring buffer and updates the level; a collector
     thread moves what has arrived into a list of chunks, so a recording can be as long as memory allows
-    while the real-time thread never allocates. If the collector falls a full ring behind (the machine is
-    overloaded), the recording is marked as having dropped audio and :meth:`stop` says so.
+    while the real-time thread never allocates.
+
+    Every sample up to the moment of :meth:`stop` is kept: stop notes the stream time, lets the stream run
+    until the blocks captured before that moment have been delivered (they sit in the input buffer for
+    up to its latency), then ends the stream and cuts what was captured after the moment. Samples the
+    system lost anyway (PortAudio input overflows, or the collector a full ring behind on an overloaded
+    machine) are counted in :attr:`dropped_frames`/:attr:`overflows`; the recording is still returned, so
+    that nothing already recorded is thrown away.
     """
 
     def __init__(self, device: int | str | None = None, sample_rate: int = 48000, channels: int = 1,
-                 ring_seconds: float = 4.0, latency: str | float = "high"):
+                 ring_seconds: float = 10.0, latency: str | float = RECORD_LATENCY_S):
         self.device = device
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
@@ -265,12 +282,14 @@ class Recorder:
         self._scratch = np.zeros_like(self._ring)  # room for |x| and x² of one block, no allocation
         self._written = np.zeros(1, np.int64)  # frames the callback has written in total
         self._level = np.zeros(2, np.float64)  # peak and RMS of the latest block (linear)
+        self._overflows = np.zeros(1, np.int64)  # blocks PortAudio flagged as having lost input
+        self._start_time = 0.0  # stream clock when the stream started
         self._read = 0
         self._chunks: list[np.ndarray] = []
         self._stream: sd.InputStream | None = None
         self._collector: threading.Thread | None = None
         self._stop_collecting = threading.Event()
-        self._overrun = False
+        self.dropped_frames = 0
 
     def start(self) -> None:
         if self._stream is not None:
@@ -281,9 +300,10 @@ class Recorder:
                                    f"{self.channels} requested")
         self._written[0] = 0
         self._level[:] = 0.0
+        self._overflows[0] = 0
         self._read = 0
         self._chunks = []
-        self._overrun = False
+        self.dropped_frames = 0
         self._stop_collecting.clear()
         try:
             sd.check_input_settings(source.index, channels=self.channels, samplerate=self.sample_rate,
@@ -292,6 +312,7 @@ class Recorder:
                                           channels=self.channels, dtype="float32", latency=self.latency,
                                           callback=self._callback)
             self._stream.start()
+            self._start_time = self._stream.time
         except (sd.PortAudioError, ValueError) as exc:
             self._stream = None
             raise AudioDeviceError(f"cannot record from {source.label} at {self.sample_rate} Hz, "
@@ -300,9 +321,11 @@ class Recorder:
         self._collector.start()
 
     def stop(self, name: str = "recording") -> Clip:
-        """End the recording and return it as a clip."""
+        """End the recording and return it as a clip of everything captured until now."""
         if self._stream is None:
             raise AudioDeviceError("the recorder is not running")
+        stop_time = self._stream.time
+        keep = self._drain_until(stop_time)
         # abort, not stop: stop waits for pending input, which never comes from a silent source.
         self._stream.abort()
         self._stream.close()
@@ -310,12 +333,19 @@ class Recorder:
         self._stop_collecting.set()
         self._collector.join()
         self._collect()
-        if self._overrun:
-            raise AudioDeviceError("the recording dropped audio because the computer was too busy; "
-                                   "try a larger latency or close other programs")
         frames = np.concatenate(self._chunks) if self._chunks else np.zeros((0, self.channels), np.float32)
         self._chunks = []
-        return Clip(frames.T, self.sample_rate, name=name)
+        frames = frames[:keep]
+        return Clip(np.ascontiguousarray(frames.T), self.sample_rate, name=name)
+
+    def _drain_until(self, stop_time: float) -> int:
+        """Wait until the frames the device captured between start and ``stop_time`` (stream clock) have
+        all been delivered, or the timeout passes; returns that number of frames."""
+        wanted = max(0, round((stop_time - self._start_time) * self.sample_rate))
+        deadline = time.monotonic() + float(self._stream.latency) + STOP_DRAIN_TIMEOUT_S
+        while self._written[0] < wanted and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return wanted
 
     @property
     def recording(self) -> bool:
@@ -324,6 +354,11 @@ class Recorder:
     @property
     def seconds(self) -> float:
         return int(self._written[0]) / self.sample_rate
+
+    @property
+    def overflows(self) -> int:
+        """Blocks in which the audio system reported lost input."""
+        return int(self._overflows[0])
 
     def level_db(self) -> tuple[float, float]:
         """Peak and RMS of the latest block in dBFS (for a level meter)."""
@@ -336,8 +371,10 @@ class Recorder:
     def _collect(self) -> None:
         written = int(self._written[0])
         size = self._ring.shape[0]
-        if written - self._read > size:
-            self._overrun = True
+        if written - self._read > size:  # the machine was too busy for a whole ring: keep time, mark it
+            lost = written - size - self._read
+            self.dropped_frames += lost
+            self._chunks.append(np.zeros((lost, self.channels), np.float32))
             self._read = written - size
         while self._read < written:
             start = self._read % size
@@ -346,6 +383,8 @@ class Recorder:
             self._read += count
 
     def _callback(self, indata: np.ndarray, frames: int, time_info, status) -> None:
+        if status.input_overflow:
+            self._overflows[0] += 1
         size = self._ring.shape[0]
         start = int(self._written[0] % size)
         first = min(frames, size - start)

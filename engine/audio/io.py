@@ -58,6 +58,8 @@ _MP3_LENGTH_GUESSED = re.compile(r"^\s*bitrate mode\s*:\s*constant", re.MULTILIN
 # libsndfile's SF_ERR_MALFORMED_FILE: it knows the format and the file breaks it, so no other decoder is
 # tried (ffmpeg would quietly decode whatever part survives).
 _LIBSNDFILE_MALFORMED = 3
+# How much of an unreadable file is looked at to tell a text file from unknown binary data.
+TEXT_SNIFF_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -313,27 +315,46 @@ def _soundfile_info(path: Path, handle: sf.SoundFile) -> AudioInfo:
 
 def _ffprobe_info(path: Path, soundfile_reason: str) -> AudioInfo:
     if shutil.which("ffprobe") is None:
-        raise BadInputError(path, f"is not a readable audio file ({soundfile_reason}); "
-                                  "install ffmpeg to read more formats")
+        raise BadInputError(path, _not_audio(path, f"{soundfile_reason}; install ffmpeg to read more formats"))
     result = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries",
                              "stream=codec_name,sample_rate,channels,duration:format=format_name,duration",
                              "-of", "json", str(path)], capture_output=True, text=True)
     described = json.loads(result.stdout or "{}")
     streams = described.get("streams") or []
     if result.returncode != 0 or not streams:
-        raise BadInputError(path, f"is not a readable audio file ({soundfile_reason}; ffmpeg finds no audio stream)")
+        raise BadInputError(path, _not_audio(path, f"libsndfile: {soundfile_reason}; ffmpeg finds no audio stream"))
     stream, container = streams[0], described.get("format", {})
     sample_rate = int(stream.get("sample_rate") or 0)
     duration = float(stream.get("duration") or container.get("duration") or 0.0)
     frames = int(round(duration * sample_rate))
-    if sample_rate <= 0 or frames <= 0:
-        raise BadInputError(path, "contains no audio (0 frames)")
+    if sample_rate <= 0 or frames <= 0:  # ffmpeg trusts a suffix enough to report an empty stream for text
+        raise BadInputError(path, _not_audio(path, "") if _looks_like_text(path) else "contains no audio (0 frames)")
     return AudioInfo(path, frames, sample_rate, int(stream["channels"]),
                      container.get("format_name", "").upper(), str(stream.get("codec_name", "")).upper(), "ffmpeg")
 
 
 def _libsndfile_reason(exc: Exception) -> str:
-    """libsndfile's own words without the 'Error opening <path>:' prefix (the path is named separately)."""
+    """libsndfile's own words without the 'Error opening <path>:' prefix (the path is named separately).
+    Its mp3 reader answers a file it cannot parse with "File does not exist or is not a regular file";
+    the file was checked to exist before, so that means the format was not recognised."""
     message = str(exc)
-    return message.split(": ", 1)[1].strip().rstrip(".") if message.startswith("Error opening") else message.strip()
+    reason = message.split(": ", 1)[1].strip().rstrip(".") if message.startswith("Error opening") else message.strip()
+    return "format not recognised" if reason.startswith("File does not exist or is not a regular file") else reason
 
+
+def _looks_like_text(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(TEXT_SNIFF_BYTES)
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a multi-byte character cut at the end of the sample is still text
+        text = head[:exc.start].decode("utf-8") if exc.start >= len(head) - 3 else ""
+    return bool(text) and all(char.isprintable() or char in "\r\n\t" for char in text)
+
+
+def _not_audio(path: Path, decoders_said: str) -> str:
+    """Why no decoder could read ``path``, in the words a person needs (often a file renamed by mistake);
+    what the decoders said only matters when the file is not plain text."""
+    if _looks_like_text(path):
+        return "is not audio: it is a text file" + (f" named {path.suffix}" if path.suffix else "")
+    return f"is not audio: no decoder recognises its contents ({decoders_said})"

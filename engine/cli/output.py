@@ -5,6 +5,7 @@ one JSON document on stdout with ``--json`` and nothing else there, and Ctrl-C t
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from typing import Any, Callable, TextIO
@@ -21,6 +22,15 @@ def _clock(seconds: float | None) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
+def _terminal_sized(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal that reports its size."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (OSError, ValueError):
+        return False
+    return size.columns > 0 and size.lines > 0
+
+
 class ProgressDisplay:
     """A progress listener for :class:`engine.jobs.Progress` updates, writing to ``stream`` (stderr)."""
 
@@ -35,7 +45,11 @@ class ProgressDisplay:
         self.terminal = is_tty if terminal is None else terminal
         self._bar = None
         if self.terminal:
-            self._bar = tqdm(total=100.0, file=self.stream, desc=label, dynamic_ncols=True, leave=False,
+            # A terminal that reports no size (0×0: some ptys, terminals driven by tools) makes tqdm hide the
+            # bar as if it were below the last row, so such a terminal gets a fixed 80×24 size.
+            sized = _terminal_sized(self.stream)
+            self._bar = tqdm(total=100.0, file=self.stream, desc=label, dynamic_ncols=sized,
+                             ncols=None if sized else 80, nrows=None if sized else 24, leave=False,
                              bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
         self._last_percent = -self.LINE_STEP_PERCENT
         self._last_time = 0.0
@@ -50,8 +64,13 @@ class ProgressDisplay:
         if (percent - self._last_percent >= self.LINE_STEP_PERCENT or now - self._last_time >= self.LINE_STEP_SECONDS
                 or (percent >= 100.0 > self._last_percent)):
             self._last_percent, self._last_time = percent, now
-            print(f"{self.label}: {percent:5.1f}% {update.message} (ETA {_clock(update.eta_s)})",
-                  file=self.stream, flush=True)
+            eta = f" (ETA {_clock(update.eta_s)})" if percent < 100.0 else ""
+            print(f"{self.label}: {percent:5.1f}% {update.message}{eta}", file=self.stream, flush=True)
+
+    def tick(self) -> None:
+        """Redraw the bar so its elapsed time moves while the task reports nothing (e.g. loading a model)."""
+        if self._bar is not None:
+            self._bar.refresh()
 
     def close(self) -> None:
         if self._bar is not None:
@@ -66,8 +85,8 @@ def run_with_progress(fn: Callable[..., Any], *args: Any, label: str, **kwargs: 
     display = ProgressDisplay(label)
     job.on_progress(display)
     try:
-        while not job.wait(0.2):
-            pass
+        while not job.wait(0.5):
+            display.tick()
     except KeyboardInterrupt:
         job.cancel()
         job.wait()

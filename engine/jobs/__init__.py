@@ -1,5 +1,6 @@
-"""The small job API every front end uses: progress reports, cancel tokens, and an executor that runs a
-task function off the calling thread.
+"""The small job API every front end uses: progress reports, cancel tokens, and a thread job that runs a
+task function off the calling thread (:mod:`engine.jobs.thread_job`). Batch runs over many files live one
+layer up, in :mod:`engine.batch`.
 
 A task function has the shape ``task(inputs, settings, progress, cancel) -> outputs``; ``progress`` is a
 :class:`Progress` (callable with a fraction and a message) and ``cancel`` a :class:`CancelToken` that the
@@ -7,7 +8,7 @@ task polls between chunks (``cancel.check()`` raises :class:`~engine.errors.Canc
 """
 
 from engine.jobs.progress import CancelToken, Progress, ProgressUpdate, null_progress
-from engine.jobs.executor import Job, JobState, submit
+from engine.jobs.thread_job import Job, JobState, submit
 
 __all__ = [
     "CancelToken",

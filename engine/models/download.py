@@ -10,8 +10,10 @@ hook, so a cancel stops a 3 GB download within one chunk.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import time
 from typing import Callable
 
 from huggingface_hub import hf_hub_download
@@ -21,6 +23,8 @@ from huggingface_hub.utils import tqdm as hf_tqdm
 from engine.errors import Cancelled, DownloadError
 from engine.jobs import CancelToken, Progress, null_progress
 from engine.models.store import ModelState, ModelStatus, ModelStore
+
+log = logging.getLogger("vocalis.models.download")
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 # Exception class names (requests, httpx and httpx2 spell them alike) that mean the network path failed.
@@ -80,11 +84,15 @@ def download(store: ModelStore, model_id: str, *, progress: Progress | None = No
     transfer = progress.sub(0.0, 0.8)
     total = max(1, entry.size)
     received = 0
+    started = time.monotonic()
 
     def on_bytes(count: int) -> None:
         nonlocal received
         received += count
-        transfer(min(received / total, 1.0), f"downloading {entry.id}: {received / 1e6:.1f} MB")
+        elapsed = time.monotonic() - started
+        speed = f" at {received / elapsed / 1e6:.1f} MB/s" if elapsed > 0 else ""
+        transfer(min(received / total, 1.0),
+                 f"downloading {entry.id}: {received / 1e6:.1f} of {total / 1e6:.1f} MB{speed}")
 
     bar_class = _progress_bar_class(on_bytes, cancel)
     staged = {}
@@ -105,16 +113,18 @@ def download(store: ModelStore, model_id: str, *, progress: Progress | None = No
 
 
 def _explain(exc: BaseException, repo: str, filename: str, endpoint: str) -> DownloadError:
+    """The failure in words a person can act on; the exception itself goes to the log."""
+    log.warning("downloading %s/%s from %s failed: %r", repo, filename, endpoint, exc)
     host = endpoint.split("://", 1)[-1].split("/", 1)[0]
     if isinstance(exc, hf_errors.GatedRepoError):
         return DownloadError(f"{repo} is gated on {host}: accept its terms on the website and log in "
                              f"(`hf auth login`), then retry")
     if _is_network_error(exc):
         return DownloadError(f"cannot reach {host} (offline or behind a proxy?) while fetching {repo}/{filename}. "
-                             f"Check the connection or set HTTPS_PROXY, or download the files elsewhere and run "
-                             f"`vocalis models import`. ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})")
+                             f"Check the connection or set HTTPS_PROXY, or download the files on another "
+                             f"computer and import them (Models window, or `vocalis models import`).")
     if isinstance(exc, (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError,
                         hf_errors.EntryNotFoundError)):
-        return DownloadError(f"{host} has no {filename} in {repo} ({type(exc).__name__})")
-    return DownloadError(f"downloading {repo}/{filename} from {host} failed: {type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0][:300] if str(exc) else ''}")
+        return DownloadError(f"{host} has no {filename} in {repo}")
+    reason = str(exc).splitlines()[0][:300] if str(exc) else "no reason given"
+    return DownloadError(f"downloading {repo}/{filename} from {host} failed: {reason}")

@@ -25,7 +25,7 @@ class RuntimeSettings:
     precision: str = option("auto", "number format on the GPU: auto = bf16 where supported, else fp16; "
                                     "the CPU always uses fp32", choices=PRECISION_CHOICES)
     cpu_threads: int = option(0, "CPU threads for torch and CTranslate2 (0 = one per physical core)",
-                              minimum=0)
+                              minimum=0, zero_means="one per core")
     models_folder: str = option("", "models folder (empty = the default; VOCALIS_MODELS overrides it)")
 
 

@@ -28,7 +28,7 @@ PCM_FORMATS = {"wav", "flac", "aiff"}
 class ConvertSettings:
     format: str = option("wav", "output file format", choices=FORMATS)
     sample_rate: int = option(0, "output sample rate in Hz; 0 keeps the input's", minimum=0, maximum=384_000,
-                              label="Sample rate (Hz)")
+                              label="Sample rate (Hz)", zero_means="keep the input's")
     channels: str = option("keep", "keep the channels, mix down to mono, or copy mono to stereo",
                            choices=("keep", "mono", "stereo"))
     normalize: str = option("none", "level: none, peak (largest sample at --peak-dbfs) or loudness "

@@ -51,19 +51,23 @@ SILENCE_RMS = 1e-7  # below this a signal is digital silence: no gain can be mea
 @dataclass(frozen=True)
 class SeparateSettings:
     model: str = option(DEFAULT_MODEL, "separation model (catalog id)",
-                        choices=[e.id for e in default_catalog().for_task("separate")])
+                        choices=[e.id for e in default_catalog().for_task("separate")], kind="model",
+                        model_task="separate")
     checkpoint: str = option("", "use this checkpoint file instead of the installed model (its depth and "
-                                 "speaker count are read from its tensors)", label="Checkpoint file")
+                                 "speaker count are read from its tensors)", label="Checkpoint file",
+                             advanced=True, browse="file")
     window: float = option(4.0, "seconds of audio the model sees at once; windows overlap and are aligned "
-                                "so speakers keep their track", minimum=0.5, maximum=60.0, label="Window (s)")
+                                "so speakers keep their track", minimum=0.5, maximum=60.0, label="Window (s)",
+                          advanced=True)
     overlap: float = option(0.5, "seconds shared by consecutive windows (speaker matching and crossfade)",
-                            minimum=0.05, maximum=10.0, label="Overlap (s)")
+                            minimum=0.05, maximum=10.0, label="Overlap (s)", advanced=True)
     channels: str = option("mix", "stereo input: mix to mono for the model, or separate each channel",
-                           choices=("mix", "each"))
+                           choices=("mix", "each"), advanced=True)
     normalize: bool = option(True, "normalise the model input to -25 dBFS and rescale each speaker to the "
-                                   "input's level (as ClearerVoice does)")
+                                   "input's level (as ClearerVoice does)", advanced=True)
     device: str = option("auto", "where the model runs", choices=devices.DEVICE_CHOICES)
-    precision: str = option("auto", "GPU arithmetic (the CPU always uses fp32)", choices=devices.PRECISION_CHOICES)
+    precision: str = option("auto", "GPU arithmetic (the CPU always uses fp32)", choices=devices.PRECISION_CHOICES,
+                           advanced=True)
 
 
 # -- model --------------------------------------------------------------------------------------------

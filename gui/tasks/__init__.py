@@ -1,7 +1,8 @@
 """Task panels plug into the main window here: every module of this package has ``install(window)`` and
 uses only the window API documented in docs/architecture.md ("GUI extension point"):
-``add_task_action``, ``add_panel``, ``current_track``, ``current_selection``, ``selected_clip``,
-``add_track``, ``run_job``, ``seek`` and the ``position_changed`` signal."""
+``add_task_action``, ``add_panel``, ``tracks``, ``current_track``, ``current_selection``,
+``selected_clip``, ``add_track``, ``run_job``, ``show_message``, ``report_error``, ``seek`` and the
+``position_changed`` signal."""
 
 from __future__ import annotations
 

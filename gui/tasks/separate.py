@@ -22,10 +22,11 @@ class SeparateTask(QObject):
         self.action = QAction("Separate speakers…", window)
         self.action.setToolTip("One new track per speaker from the current track or its selection (MossFormer2)")
         self.action.triggered.connect(self.ask_and_separate)
-        window.add_task_action(self.action)
+        window.add_task_action(self.action, needs_track=True)
 
     def ask_and_separate(self) -> Job | None:
-        settings = SettingsDialog("Separate speakers", self.settings, self.window).ask(self.window)
+        settings = SettingsDialog("Separate speakers", self.settings, self.window,
+                                  target=self.window.describe_target()).ask(self.window)
         if settings is None:
             return None
         self.settings = settings
@@ -43,7 +44,7 @@ class SeparateTask(QObject):
     def _add_tracks(self, speakers: list[Clip]) -> None:
         for clip in speakers:
             self.window.add_track(clip)
-        self.window.statusBar().showMessage(f"{len(speakers)} speaker tracks added", 5000)
+        self.window.show_message(f"{len(speakers)} speaker tracks added")
 
 
 def install(window) -> SeparateTask:

@@ -26,13 +26,14 @@ from typing import Callable
 
 import numpy as np
 import pyqtgraph
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QWidget
 
 from engine.audio.clip import Clip
 from engine.audio.spectrogram import SpectrogramSettings, SpectrogramTiler
 from engine.jobs import CancelToken, Progress, submit
+from gui.jobs import to_ui_thread
 from gui.views import style
 from gui.views.base import TimelineView
 from gui.views.timeline import SelectionModel, TimeAxis
@@ -113,14 +114,15 @@ class TilerCache:
 
 class TileServers:
     """Up to :data:`MAX_TILE_SERVERS` long-running engine jobs that take tile requests from a queue and
-    hand each finished tile to ``deliver(key, clip, indices)`` (``indices`` None if it failed).
+    hand each finished tile to ``deliver(key, clip, indices)`` (``indices`` None if it failed), which
+    returns False once the view is gone (a :class:`gui.jobs.UiRelay`).
 
     Starting a thread per tile made the UI thread wait for each new thread to be scheduled (tens of ms
     on busy cores); a server lives on while requests keep coming and ends after
     :data:`SERVER_IDLE_EXIT_S` without any, so closed views leave no threads behind.
     """
 
-    def __init__(self, deliver: Callable[[TileKey, Clip, np.ndarray | None], None]):
+    def __init__(self, deliver: Callable[[TileKey, Clip, np.ndarray | None], bool]):
         self._deliver = deliver
         self._requests: queue.Queue = queue.Queue()
         self._lock = threading.Lock()  # guards the count against a server deciding to end meanwhile
@@ -159,18 +161,10 @@ class TileServers:
             except Exception:  # noqa: BLE001 - the view must hear of it, or it would wait for the tile forever
                 log.exception("spectrogram tile %s failed", key)
                 indices = None
-            try:
-                self._deliver(key, clip, indices)
-            except RuntimeError:  # the view and its signal are gone: nobody wants more tiles
+            if not self._deliver(key, clip, indices):  # the view is gone: nobody wants more tiles
                 with self._lock:
                     self._alive -= 1
                 return
-
-
-class _TileDelivery(QObject):
-    """Lives on the UI thread, so tiles emitted from a server arrive there as queued calls."""
-
-    arrived = Signal(object, object, object)  # key, clip, colour indices or None
 
 
 class SpectrogramView(TimelineView):
@@ -189,9 +183,7 @@ class SpectrogramView(TimelineView):
         self._cache: OrderedDict[TileKey, np.ndarray] = OrderedDict()
         self._in_flight: set[TileKey] = set()
         self._wanted: list[TileKey] = []
-        self._delivery = _TileDelivery(self)
-        self._delivery.arrived.connect(self._tile_ready, Qt.ConnectionType.QueuedConnection)
-        self.tile_servers = TileServers(self._delivery.arrived.emit)
+        self.tile_servers = TileServers(to_ui_thread(self._tile_ready, owner=self))
         self.setMinimumHeight(80)
 
     # --- data ----------------------------------------------------------------------------------------

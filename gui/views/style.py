@@ -17,4 +17,5 @@ RULER_BACKGROUND = QColor(36, 38, 44)
 RULER_TEXT = QColor(200, 204, 212)
 RULER_MINOR = QColor(110, 114, 124)
 HEADER_BACKGROUND = QColor(44, 47, 54)
+CURRENT_HEADER_BACKGROUND = QColor(30, 94, 160)  # the track that tasks, edits and playback act on
 HEADER_TEXT = QColor(230, 232, 238)

@@ -61,7 +61,7 @@ class _Header(QFrame):
     def set_current(self, current: bool) -> None:
         # A palette, not a style sheet: style sheets re-polish every child, tens of ms per track opened.
         palette = self.palette()
-        palette.setColor(QPalette.ColorRole.Window, style.HEADER_BACKGROUND.lighter(150 if current else 100))
+        palette.setColor(QPalette.ColorRole.Window, style.CURRENT_HEADER_BACKGROUND if current else style.HEADER_BACKGROUND)
         palette.setColor(QPalette.ColorRole.WindowText, style.HEADER_TEXT)
         self.setPalette(palette)
 

@@ -1,5 +1,5 @@
 """``vocalis batch TASK INPUT_DIR OUTPUT_DIR [options]``: run a file task over a folder tree, resumably
-(see :mod:`engine.jobs.batch`)."""
+(see :mod:`engine.batch`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 from engine import settings as settings_mod
+from engine.batch import MANIFEST_NAME, REPORT_NAME, TEMPLATE_FIELDS, BatchRequest, run_batch
 from engine.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from engine.cli.commands._file_task import build_settings
+from engine.cli.file_task import build_settings
 from engine.cli.output import add_json_flag, print_json, run_with_progress
 from engine.errors import BadInputError
-from engine.jobs.batch import MANIFEST_NAME, REPORT_NAME, TEMPLATE_FIELDS, BatchRequest, run_batch
 from engine.tasks import registry
 
 NAME = "batch"
@@ -51,13 +51,13 @@ def run(args: argparse.Namespace) -> int:
     except BadInputError as exc:  # run_batch raises it only for an unusable request; files fail one by one
         print(f"vocalis batch: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    for failure in report.failures:
+        print(f"failed  {failure['error']}", file=sys.stderr)
     if args.json:
         print_json(report.to_dict())
     else:
         counts = report.counts
         print(f"{counts['ok']} done, {counts['skipped']} already complete, {counts['failed']} failed; "
               f"{report.audio_hours * 60:.2f} min of audio in {report.wall_s:.1f} s")
-        for failure in report.failures:
-            print(f"failed  {failure['error']}")
         print(f"manifest: {request.output_dir / MANIFEST_NAME}; report: {request.output_dir / REPORT_NAME}")
     return EXIT_FAILED if report.failed else EXIT_OK

@@ -171,3 +171,11 @@ def transcribe_windows(model: WhisperModel, audio: np.ndarray, windows: list[tup
         kept += _collect(retried, len(audio) / SAMPLE_RATE, progress.sub(0.8, 1.0), cancel)
     progress(1.0, "transcribed")
     return Transcript(sorted(kept, key=lambda segment: segment.start), language)
+
+
+def language_codes() -> tuple[str, ...]:
+    """The languages Whisper's multilingual models know, as faster-whisper spells them (what the settings
+    form offers; the list is the one behind ``WhisperModel.supported_languages``)."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    return tuple(_LANGUAGE_CODES)

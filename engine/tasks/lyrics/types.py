@@ -79,50 +79,56 @@ class TranscribeFrom(enum.Enum):
 @dataclass
 class LyricsSettings:
     model: str = option("whisper-base", "Whisper model: a model-store id or a CTranslate2 model folder",
-                        label="Model")
+                        label="Model", kind="model", model_task="transcribe", browse="folder")
     device: str = option("auto", "where Whisper runs", choices=("auto", "cpu", "cuda"), label="Device")
     compute_type: str = option("auto", "CTranslate2 compute type; auto = int8 on CPU, float16 on CUDA",
                                choices=("auto", "int8", "int8_float16", "float16", "bfloat16", "float32"),
-                               label="Compute type")
-    language: str = option("auto", "language code (en, fr, es, ...) or auto to detect it", label="Language")
-    beam_size: int = option(5, "beam search width", minimum=1, maximum=20, label="Beam size")
+                               label="Compute type", advanced=True)
+    language: str = option("auto", "language code (en, fr, es, ...) or auto to detect it", label="Language",
+                          kind="language")
+    beam_size: int = option(5, "beam search width", minimum=1, maximum=20, label="Beam size",
+                         advanced=True)
     best_of: int = option(5, "candidates sampled at a non-zero temperature", minimum=1, maximum=20,
-                          label="Best of")
+                          label="Best of", advanced=True)
     temperatures: list[float] = option([0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
                                        "temperature fallback sequence (batched windows use the first)",
-                                       label="Temperatures")
+                                       label="Temperatures", advanced=True)
     initial_prompt: str = option("", "text that primes Whisper (names, spelling, style)",
-                                 label="Initial prompt")
-    word_timestamps: bool = option(True, "time every word (enhanced LRC, karaoke)", label="Word timestamps")
-    batch_size: int = option(8, "windows decoded together", minimum=1, maximum=64, label="Batch size")
+                                 label="Initial prompt", advanced=True)
+    word_timestamps: bool = option(True, "time every word (enhanced LRC, karaoke)", label="Word timestamps",
+                                  advanced=True)
+    batch_size: int = option(8, "windows decoded together", minimum=1, maximum=64, label="Batch size",
+                         advanced=True)
     segmentation: Segmentation = option(Segmentation.AUTO, "how the song is cut into windows; auto = RMS-VAD "
                                         "on separated vocals, Silero VAD on the mix without separation",
-                                        label="Segmentation")
+                                        label="Segmentation", advanced=True)
     separator: str = option("none", "vocal separator for segmentation: none, hdemucs or stem:PATH",
-                            label="Vocal separator")
+                            label="Vocal separator", kind="separator")
     transcribe_from: TranscribeFrom = option(TranscribeFrom.MIX, "audio Whisper hears: the mix or the vocals",
-                                             label="Transcribe from")
+                                             label="Transcribe from", advanced=True)
     line_timings: str = option("", "LRC, CSV or JSON file with line times for concatenation, or a folder "
-                                   "of them named like the songs", label="Line timings")
+                                   "of them named like the songs", label="Line timings",
+                              advanced=True, browse="file-or-folder")
     vad_onset: float = option(0.1, "RMS-VAD: speech starts above this fraction of the peak RMS",
-                              minimum=0.0, maximum=1.0, label="VAD onset")
+                              minimum=0.0, maximum=1.0, label="VAD onset", advanced=True)
     vad_offset: float = option(0.1, "RMS-VAD: speech ends below this fraction of the peak RMS",
-                               minimum=0.0, maximum=1.0, label="VAD offset")
+                               minimum=0.0, maximum=1.0, label="VAD offset", advanced=True)
     silero_threshold: float = option(0.2, "Silero VAD speech probability threshold (lower than speech's usual "
                                           "0.5: singing over music scores lower)", minimum=0.0, maximum=1.0,
-                                     label="Silero threshold")
+                                     label="Silero threshold", advanced=True)
     min_silence_ms: int = option(1000, "a silence must last this long to end a segment", minimum=0,
-                                 label="Min silence (ms)")
+                                 label="Min silence (ms)", advanced=True, zero_means="any pause")
     speech_pad_ms: int = option(200, "padding added on each side of a segment", minimum=0,
-                                label="Speech pad (ms)")
+                                label="Speech pad (ms)", advanced=True, zero_means="no padding")
     max_segment_s: float = option(30.0, "longest VAD segment before it is split", minimum=1.0, maximum=30.0,
-                                  label="Max segment (s)")
+                                  label="Max segment (s)", advanced=True)
     window_s: float = option(30.0, "longest window Whisper hears (segments are packed up to this)",
-                             minimum=1.0, maximum=30.0, label="Window (s)")
+                             minimum=1.0, maximum=30.0, label="Window (s)", advanced=True)
     max_line_gap_s: float = option(7.0, "concatenation: a longer gap between lines starts a new run",
-                                   minimum=0.0, label="Max line gap (s)")
+                                   minimum=0.0, label="Max line gap (s)", advanced=True,
+                                   zero_means="every line on its own")
     line_pad_s: float = option(0.5, "concatenation: padding around each known line", minimum=0.0,
-                               label="Line pad (s)")
+                               label="Line pad (s)", advanced=True, zero_means="no padding")
     format: list[str] = option(["lrc", "txt"], "files to write: lrc (with word tags when words are timed), "
                                                "srt, vtt, txt, json", choices=LYRICS_FORMATS, label="Formats")
 

@@ -1,8 +1,8 @@
 """Run a task function on a worker thread and observe it: state, progress, result or error, cancel.
 
 Thread-based on purpose: torch releases the GIL in its kernels, so the UI thread stays responsive, and
-cancel is cooperative (the task polls its :class:`CancelToken` between chunks and stops promptly). A
-distributed or multi-process executor can replace :func:`submit` later without changing tasks.
+cancel is cooperative (the task polls its :class:`CancelToken` between chunks and stops promptly). This is
+how the GUI and the CLI run one task call; running many files (locally or elsewhere) is :mod:`engine.batch`.
 """
 
 from __future__ import annotations
