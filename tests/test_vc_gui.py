@@ -18,7 +18,7 @@ def test_panel_converts_the_current_track_to_another_tracks_voice(qtbot, store, 
     window.show()
     source = window.add_track(voices["source"])
     window.add_track(voices["timbre"])
-    window.tracks.set_current(source)
+    window.track_area.set_current(source)
     task = next(child for child in window.children() if isinstance(child, ConvertVoiceTask))
     assert "Convert voice…" in [a.text() for a in window.actions.tasks_menu.actions()]
     panel = task.show_panel()
@@ -32,8 +32,8 @@ def test_panel_converts_the_current_track_to_another_tracks_voice(qtbot, store, 
     source_clip = window.selected_clip()
     job = panel.convert()
     qtbot.waitUntil(lambda: job.finished, timeout=300000)
-    qtbot.waitUntil(lambda: len(window.tracks.tracks) == 3, timeout=10000)
-    added = window.tracks.tracks[-1].clip
+    qtbot.waitUntil(lambda: len(window.tracks()) == 3, timeout=10000)
+    added = window.tracks()[-1].clip
     assert added.sample_rate == source_clip.sample_rate and added.frames == source_clip.frames
     assert np.isfinite(added.samples).all()
     assert "Voice similarity to the timbre" in panel.result.text()

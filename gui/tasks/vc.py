@@ -69,6 +69,7 @@ class ConvertVoicePanel(QWidget):
         layout.addWidget(self.result)
         layout.addStretch(1)
         self.refresh_tracks()
+        window.tracks_changed.connect(self.refresh_tracks)
 
     # -- timbre reference ---------------------------------------------------------------------------------
 
@@ -76,7 +77,7 @@ class ConvertVoicePanel(QWidget):
         """List the window's tracks (kept selected where possible), then the file entries."""
         current = self.timbre.currentData()
         self.timbre.clear()
-        for track in self.window.tracks.tracks:
+        for track in self.window.tracks():
             self.timbre.addItem(f"Track: {track.clip.name or 'untitled'}", track)
         if self.file_clip is not None:
             self.timbre.addItem(f"File: {self.file_clip.name}", self.file_clip)
@@ -129,6 +130,7 @@ class ConvertVoicePanel(QWidget):
         clip = self.timbre_clip()
         if clip is None:
             return
+        # The window API has no "play this clip"; the transport's controller plays any clip (a file included).
         try:
             self.window.playback.play(clip, 0.0, None, False)
         except VocalisError as exc:
@@ -153,16 +155,14 @@ class ConvertVoicePanel(QWidget):
         self.result.setText("")
         return self.window.run_job(convert_and_score, source, timbre, settings,
                                    name=f"Converting {source.name or 'the track'} to {timbre.name or 'the timbre'}",
-                                   on_result=self._add_result)
+                                   on_result=self._add_result, owner=self)
 
     def _add_result(self, result: VoiceConversion) -> None:
         self.window.add_track(result.clip)
         similarity = result.similarity
         self.result.setText(f"Voice similarity to the timbre (CAM++ cosine): converted {similarity.output:.2f}, "
                             f"source {similarity.source:.2f}")
-        self.window.statusBar().showMessage(f"Converted voice added as a track (similarity {similarity.output:.2f})",
-                                            5000)
-        self.refresh_tracks()
+        self.window.show_message(f"Converted voice added as a track (similarity {similarity.output:.2f})")
 
 
 class ConvertVoiceTask(QObject):
