@@ -54,22 +54,23 @@ OUTPUT_SUFFIX = "_vc"
 @dataclass(frozen=True)
 class VCSettings:
     timbre: str = option("", "recording of the target voice (5-10 s is ideal; only its first 25 s are used)",
-                         label="Timbre reference")
+                         label="Timbre reference", browse="file")
     style: str = option("", "style reference; Seed-VC v1 has a single speaker condition, so the style is the "
                             "same as the timbre and this must be empty or the timbre file",
-                        label="Style reference")
+                        label="Style reference", browse="file", advanced=True)
     model: str = option(DEFAULT_MODEL, "voice conversion model (catalog id)",
-                        choices=[e.id for e in default_catalog().for_task("vc")])
+                        choices=[e.id for e in default_catalog().for_task("vc")], kind="model", model_task="vc")
     steps: int = option(10, "Euler steps of the flow: 4-10 fast, 25-50 best", minimum=1, maximum=200,
                         label="Steps")
     cfg: float = option(0.7, "classifier-free guidance rate (0 turns it off and halves the work)", minimum=0.0,
                         maximum=3.0, label="CFG rate")
     length: float = option(1.0, "output duration / input duration (below 1 speaks faster)", minimum=0.5,
-                           maximum=2.0, label="Length ratio")
-    seed: int = option(0, "seed of the initial noise (same seed, same settings: same result)", label="Seed")
+                           maximum=2.0, label="Length ratio", advanced=True)
+    seed: int = option(0, "seed of the initial noise (same seed, same settings: same result)", label="Seed",
+                       advanced=True)
     device: str = option("auto", "where the models run", choices=devices.DEVICE_CHOICES)
     precision: str = option("auto", "GPU arithmetic of the DiT and the content encoder (the CPU always uses "
-                                    "fp32)", choices=devices.PRECISION_CHOICES)
+                                    "fp32)", choices=devices.PRECISION_CHOICES, advanced=True)
 
 
 @dataclass(frozen=True)

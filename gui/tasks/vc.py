@@ -15,7 +15,6 @@ from engine.audio.clip import Clip
 from engine.audio.dsp import crop_seconds
 from engine.errors import VocalisError
 from engine.jobs import Job
-from engine.models.catalog import default_catalog
 from engine.tasks.vc import VCSettings, VoiceConversion, convert_and_score
 from gui.settings_form import SettingsForm
 
@@ -54,12 +53,6 @@ class ConvertVoicePanel(QWidget):
         layout.addLayout(choice)
 
         self.form = SettingsForm(VCSettings(), self, hidden=("timbre", "style"))
-        catalog = default_catalog()
-        models = self.form.editor("model")
-        for index in range(models.count()):
-            model_id = models.itemData(index)
-            if model_id in catalog:
-                models.setItemText(index, catalog[model_id].name)
         layout.addWidget(self.form)
         self.convert_button = QPushButton("Convert voice")
         self.convert_button.clicked.connect(self.convert)
