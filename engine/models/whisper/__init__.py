@@ -8,9 +8,12 @@ Audio is 16 kHz mono float32 throughout (Whisper's input rate).
 
 from __future__ import annotations
 
+import bisect
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import ctranslate2
 import numpy as np
@@ -23,6 +26,7 @@ from engine.models import devices, store
 from engine.models.cache import model_cache
 
 SAMPLE_RATE = 16000
+FRAMES_PER_SECOND = 100  # Whisper's mel frames; a batched segment's ``seek`` is its window's start in frames
 MODEL_FILES = ("model.bin", "config.json")
 # faster-whisper's defaults for retrying a decode at a higher temperature and for skipping silence
 COMPRESSION_RATIO_LIMIT = 2.4
@@ -30,6 +34,7 @@ LOG_PROB_LIMIT = -1.0
 NO_SPEECH_LIMIT = 0.6
 # Temperature fallback samples; a fixed seed makes a song transcribe the same way every time.
 SAMPLING_SEED = 0
+CANCEL_POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -77,8 +82,8 @@ def pick_compute_type(device: str, compute_type: str) -> str:
 
 def _load(model_dir: Path, device: str, compute_type: str) -> WhisperModel:
     try:
-        return WhisperModel(str(model_dir), device=device, compute_type=compute_type,
-                            cpu_threads=devices.cpu_threads() if device == "cpu" else 0)
+        model = WhisperModel(str(model_dir), device=device, compute_type=compute_type,
+                             cpu_threads=devices.cpu_threads() if device == "cpu" else 0)
     except (RuntimeError, ValueError, OSError) as exc:
         message = str(exc)
         if "out of memory" in message.lower():
@@ -86,6 +91,20 @@ def _load(model_dir: Path, device: str, compute_type: str) -> WhisperModel:
                                          "try the CPU or a smaller model") from exc
         raise ModelLoadError(f"cannot load the Whisper model {model_dir} on {device} ({compute_type}): "
                              f"{message}") from exc
+    model.loaded_from = (model_dir, device, compute_type)  # what seeded_copy loads again
+    return model
+
+
+def seeded_copy(model: WhisperModel) -> WhisperModel:
+    """A fresh copy of ``model`` whose sampling starts from :data:`SAMPLING_SEED`.
+
+    CTranslate2 seeds each worker thread's random generator once, the first time that thread samples;
+    ``set_random_seed`` later changes nothing for it. Sampling on a cached model therefore continues the
+    random stream of the previous song (two runs of one song gave different lyrics), so every decode that
+    may sample runs on a new copy, whose new worker thread seeds its generator from the fixed seed.
+    """
+    ctranslate2.set_random_seed(SAMPLING_SEED)
+    return _load(*model.loaded_from)
 
 
 def load_model(model: str, device: str = "auto", compute_type: str = "auto") -> WhisperModel:
@@ -99,19 +118,39 @@ def load_model(model: str, device: str = "auto", compute_type: str = "auto") -> 
                            size_bytes=(model_dir / "model.bin").stat().st_size)
 
 
-def _collect(segments: Iterator[Segment], duration: float, progress: Progress, cancel: CancelToken) -> list[Segment]:
-    """Drain faster-whisper's lazy segment generator, reporting progress and honouring cancel."""
+def _collect(segments: Iterator[Segment], progress: Progress, cancel: CancelToken,
+             report: Callable[[Segment], tuple[float, str]]) -> list[Segment]:
+    """Drain faster-whisper's lazy segment generator, reporting ``report(segment)`` (fraction, message)
+    after each one.
+
+    Each step of the generator decodes the next window (or batch), seconds of work that cannot be
+    interrupted, so it runs on a helper thread while this one polls ``cancel``: a cancel takes effect
+    within :data:`CANCEL_POLL_S` (the window in progress finishes in the background, and nothing after it
+    is decoded)."""
     out = []
+    iterator = iter(segments)
+    stepper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper-decode")
     try:
-        for segment in segments:
+        while True:
             cancel.check()
+            step = stepper.submit(next, iterator, None)
+            while True:
+                try:
+                    segment = step.result(timeout=CANCEL_POLL_S)
+                    break
+                except FutureTimeout:
+                    cancel.check()
+            if segment is None:
+                break
             out.append(segment)
-            progress(min(1.0, segment.end / duration) if duration > 0 else 1.0, "transcribing")
+            progress(*report(segment))
     except RuntimeError as exc:
         if "out of memory" in str(exc).lower():
             raise DeviceOutOfMemoryError("the device ran out of memory while transcribing; "
                                          "lower the batch size or use the CPU") from exc
         raise
+    finally:
+        stepper.shutdown(wait=False)
     progress(1.0, "transcribed")
     return out
 
@@ -119,18 +158,23 @@ def _collect(segments: Iterator[Segment], duration: float, progress: Progress, c
 def transcribe_native(model: WhisperModel, audio: np.ndarray, options: DecodeOptions,
                       progress: Progress, cancel: CancelToken) -> Transcript:
     """Whisper's own long-form loop over the whole song (the paper's "native" baseline); previous text
-    is not fed back, as in the paper, which avoids repetition loops on songs."""
-    ctranslate2.set_random_seed(SAMPLING_SEED)
-    segments, info = model.transcribe(
+    is not fed back, as in the paper, which avoids repetition loops on songs. Its temperature fallback
+    samples, so it runs on a :func:`seeded_copy`."""
+    duration = len(audio) / SAMPLE_RATE
+    segments, info = seeded_copy(model).transcribe(
         audio, language=options.language, beam_size=options.beam_size, best_of=options.best_of,
         temperature=list(options.temperatures), initial_prompt=options.initial_prompt or None,
         word_timestamps=options.word_timestamps, condition_on_previous_text=False)
-    return Transcript(_collect(segments, len(audio) / SAMPLE_RATE, progress, cancel), info.language)
+    return Transcript(_collect(segments, progress, cancel, lambda segment: (
+        min(1.0, segment.end / duration), f"transcribed {segment.end:.0f} of {duration:.0f} s")), info.language)
 
 
-def is_repetition_loop(segment: Segment) -> bool:
-    """Whisper's sign of a decode stuck repeating itself: its text compresses too well."""
-    return segment.compression_ratio > COMPRESSION_RATIO_LIMIT
+def is_stuck_in_a_loop(segment: Segment) -> bool:
+    """A decode stuck repeating itself: its text compresses too well (Whisper's sign) and Whisper was not
+    confident of it. A sung chorus compresses well too but is decoded confidently; on the shared songs the
+    one window over the ratio was a chorus (average log-probability −0.29), and decoding it again with the
+    sampling fallback made that song's WER 2.7 points worse and took 28 s."""
+    return segment.compression_ratio > COMPRESSION_RATIO_LIMIT and segment.avg_logprob < LOG_PROB_LIMIT
 
 
 def is_no_speech(segment: Segment) -> bool:
@@ -145,30 +189,39 @@ def transcribe_windows(model: WhisperModel, audio: np.ndarray, windows: list[tup
 
     Each window is decoded whole, without timestamp tokens (as in the paper), so a window is never cut
     short at a timestamp; lines come from the word times. The batched decoder uses one temperature, so
-    windows caught in a repetition loop are decoded again by the sequential decoder with the rest of the
-    temperature sequence; windows Whisper judges silent are dropped. Segment times are absolute.
+    windows stuck in a repetition loop are decoded again by the sequential decoder with the rest of the
+    temperature sequence (on a :func:`seeded_copy`); windows Whisper judges silent are dropped. Segment
+    times are absolute. Progress is reported per window; cancel is honoured between batches.
     """
     if not windows:
         return Transcript([], options.language or "")
+    # the seek faster-whisper gives a window's segment (its start, cut to samples, then to frames)
+    starts = [int(int(start * SAMPLE_RATE) / SAMPLE_RATE * FRAMES_PER_SECOND) for start, _ in windows]
     segments, info = BatchedInferencePipeline(model).transcribe(
         audio, language=options.language, beam_size=options.beam_size, best_of=options.best_of,
         temperature=list(options.temperatures), initial_prompt=options.initial_prompt or None,
         word_timestamps=options.word_timestamps, without_timestamps=True, batch_size=batch_size,
         clip_timestamps=[{"start": start, "end": end} for start, end in windows])
-    decoded = _collect(segments, len(audio) / SAMPLE_RATE, progress.sub(0.0, 0.8), cancel)
+
+    def window_done(segment: Segment) -> tuple[float, str]:
+        done = bisect.bisect_right(starts, segment.seek)
+        return done / len(windows), f"window {done} of {len(windows)} decoded"
+
+    decoded = _collect(segments, progress.sub(0.0, 0.9), cancel, window_done)
     language = info.language
     retry_temperatures = list(options.temperatures[1:])
-    looped = [segment for segment in decoded if retry_temperatures and is_repetition_loop(segment)]
+    looped = [segment for segment in decoded if retry_temperatures and is_stuck_in_a_loop(segment)]
     kept = [segment for segment in decoded if segment not in looped and not is_no_speech(segment)]
-    failed = [(segment.start, segment.end) for segment in looped]
-    if failed:
-        ctranslate2.set_random_seed(SAMPLING_SEED)
-        retried, _ = model.transcribe(
+    if looped:
+        progress(0.9, f"decoding {len(looped)} window(s) stuck in a repetition loop again")
+        retried, _ = seeded_copy(model).transcribe(
             audio, language=language, beam_size=options.beam_size, best_of=options.best_of,
             temperature=retry_temperatures, initial_prompt=options.initial_prompt or None,
             word_timestamps=options.word_timestamps, condition_on_previous_text=False,
-            clip_timestamps=[bound for window in failed for bound in window])
-        kept += _collect(retried, len(audio) / SAMPLE_RATE, progress.sub(0.8, 1.0), cancel)
+            clip_timestamps=[bound for segment in looped for bound in (segment.start, segment.end)])
+        end = max(segment.end for segment in looped)
+        kept += _collect(retried, progress.sub(0.9, 1.0), cancel,
+                         lambda segment: (min(1.0, segment.end / end), "decoded again"))
     progress(1.0, "transcribed")
     return Transcript(sorted(kept, key=lambda segment: segment.start), language)
 

@@ -49,6 +49,13 @@ def in_seconds(spans: list[Span]) -> list[tuple[float, float]]:
     return [(start / SAMPLE_RATE, end / SAMPLE_RATE) for start, end in spans]
 
 
+def batch_size(settings: LyricsSettings, model) -> int:
+    """The setting, or for 0 (auto) one window at a time on the CPU and 8 on a GPU."""
+    if settings.batch_size > 0:
+        return settings.batch_size
+    return 1 if model.model.device == "cpu" else 8
+
+
 def _fit_length(audio: np.ndarray, frames: int) -> np.ndarray:
     """A stem trimmed or zero-padded to the mix's length, so that times agree."""
     if len(audio) >= frames:
@@ -87,8 +94,9 @@ def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress |
     vocals_audio = None if vocals is None else _fit_length(to_whisper_audio(vocals), len(mix))
     heard = vocals_audio if settings.transcribe_from is TranscribeFrom.VOCALS else mix
 
-    progress(0.4, "loading Whisper")
+    progress(0.4, f"loading the Whisper model {settings.model}")
     model = whisper.load_model(settings.model, settings.device, settings.compute_type)
+    progress(0.45, "finding the windows to decode")
     options = whisper.DecodeOptions(
         language=None if settings.language in ("", "auto") else settings.language,
         beam_size=settings.beam_size, best_of=settings.best_of, temperatures=tuple(settings.temperatures),
@@ -107,7 +115,7 @@ def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress |
             windows = in_seconds(pack_spans(found, int(settings.window_s * SAMPLE_RATE)))
             spans = in_seconds(found)
         cancel.check()
-        transcript = whisper.transcribe_windows(model, heard, windows, options, settings.batch_size,
+        transcript = whisper.transcribe_windows(model, heard, windows, options, batch_size(settings, model),
                                                 decode_progress, cancel)
         source = "mix" if vocals is None else "vocals"
         description = method.value if method is Segmentation.CONCATENATION else f"{method.value} on {source}"
