@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Callable
 
 import soundfile as sf
+from faster_whisper import BatchedInferencePipeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.audio.clip import Clip  # noqa: E402
-from engine.models import whisper  # noqa: E402
+from engine.models.loading import load_catalog_or_local  # noqa: E402
 from engine.tasks.lyrics import LyricsSettings, Segmentation  # noqa: E402
 from engine.tasks.lyrics.transcribe import to_whisper_audio, transcribe_lyrics  # noqa: E402
 from engine.tasks.lyrics_eval import EvalReport, evaluate_texts  # noqa: E402
@@ -79,9 +80,9 @@ def vocalis_method(settings: LyricsSettings, stems: Path | None = None) -> Metho
 def fw_batched_method(settings: LyricsSettings) -> Method:
     """faster-whisper's batched pipeline with its own defaults (Silero VAD, batches of 8): the fast rival."""
     def run(song: dict, clip: Clip) -> str:
-        model = whisper.load_model(settings.model, settings.device, settings.compute_type)
-        segments, _ = whisper.BatchedInferencePipeline(model).transcribe(to_whisper_audio(clip),
-                                                                         language=song["language"])
+        model = load_catalog_or_local("whisper-ct2", settings.model, device=settings.device,
+                                      compute_type=settings.compute_type)
+        segments, _ = BatchedInferencePipeline(model).transcribe(to_whisper_audio(clip), language=song["language"])
         return "\n".join(segment.text.strip() for segment in segments)
     return run
 
@@ -173,7 +174,8 @@ def main() -> int:
         songs = [s for s in songs if any(s["name"].startswith(p) for p in args.songs.split(","))]
     clips = {song["name"]: read_clip(song["audio"]) for song in songs}
     base = LyricsSettings(model=args.model, device=args.device)
-    whisper.load_model(base.model, base.device, base.compute_type)  # loading is not part of any method's time
+    # loading is not part of any method's time
+    load_catalog_or_local("whisper-ct2", base.model, device=base.device, compute_type=base.compute_type)
     stems = args.stems if args.stems and all(find_stem(args.stems, s["name"]) for s in songs) else None
     methods = build_methods(base, [m for m in args.methods.split(",") if m], stems)
     results = run_interleaved(methods, songs, clips, args.repeats, lambda line: print(line, flush=True))

@@ -11,7 +11,8 @@ import pytest
 from engine.audio.clip import Clip
 from engine.errors import Cancelled
 from engine.jobs import CancelToken, Progress
-from engine.models import whisper
+from engine.models import whisper_ct2 as whisper
+from engine.models.loading import load_catalog_model, require_installed
 from engine.tasks.lyrics import LyricsSettings, Segmentation, transcribe_lyrics
 from engine.tasks.lyrics.transcribe import to_whisper_audio
 from tests.conftest import have
@@ -33,7 +34,7 @@ def phrases() -> Clip:
 def test_sampling_gives_the_same_text_every_run(phrases):
     """Temperature 1.0 always samples. CTranslate2 seeds a worker thread's generator only once, so on the
     cached model a second run used to continue the first one's random stream and write other words."""
-    model = whisper.load_model("whisper-base", "cpu")
+    model = load_catalog_model("whisper-base", device="cpu")
     audio = to_whisper_audio(phrases)
     options = whisper.DecodeOptions(language="en", temperatures=(1.0,), best_of=2, word_timestamps=False)
     runs = [" ".join(s.text for s in whisper.transcribe_native(model, audio, options, Progress(), CancelToken())
@@ -47,8 +48,8 @@ def test_thread_count_does_not_change_the_tokens(phrases):
     options = whisper.DecodeOptions(language="en", temperatures=(0.0,))
     tokens = []
     for threads in (1, 2):
-        model = whisper.WhisperModel(str(whisper.resolve_model_dir("whisper-base")), device="cpu",
-                                     compute_type="int8", cpu_threads=threads)
+        model = whisper.load_model(require_installed("whisper-base")["whisper-base"].folder, device="cpu",
+                                   compute_type="int8", cpu_threads=threads)
         [segment] = whisper.transcribe_windows(model, audio, windows, options, 1, Progress(), CancelToken()).segments
         tokens.append((segment.tokens, segment.avg_logprob))
     assert tokens[0] == tokens[1]

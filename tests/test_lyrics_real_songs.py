@@ -13,7 +13,7 @@ import dataclasses
 import pytest
 
 from bench.lyrics import NATIVE, load_songs, read_clip, run_interleaved, vocalis_method, evaluate
-from engine.models import whisper
+from engine.models.loading import load_catalog_or_local
 from engine.tasks.lyrics import LyricsSettings, Segmentation
 from tests.conftest import JAMENDO
 
@@ -29,7 +29,7 @@ def test_default_is_at_least_as_accurate_as_native_long_form():
     songs = load_songs(JAMENDO)
     clips = {song["name"]: read_clip(song["audio"]) for song in songs}
     base = LyricsSettings(device="cpu")
-    whisper.load_model(base.model, base.device, base.compute_type)
+    load_catalog_or_local("whisper-ct2", base.model, device=base.device, compute_type=base.compute_type)
     methods = {NATIVE: vocalis_method(dataclasses.replace(base, segmentation=Segmentation.NATIVE)),
                DEFAULT: vocalis_method(base)}
     results = run_interleaved(methods, songs, clips, repeats=1)

@@ -7,11 +7,12 @@ from engine.audio.clip import Clip
 from engine.cli import build_parser
 from engine.errors import BadInputError, MissingModelError
 from engine.jobs import CancelToken, null_progress
-from engine.models import whisper
+from engine.models.loading import load_catalog_or_local
+from engine.models.whisper_ct2.loader import compute_type_for
 from engine.settings import from_dict, to_dict
 from engine.tasks import registry
 from engine.tasks.lyrics import LyricLine, LyricsSettings, Segmentation, TranscribeFrom, Word, transcribe_lyrics
-from engine.tasks.lyrics.separators import available_separators, separate_vocals
+from engine.tasks.separators import available_separators, separate_vocals
 from engine.tasks.lyrics.lines import lyric_lines, snap_to_speech, split_line
 from tests.synth import tone
 
@@ -110,16 +111,17 @@ def test_empty_audio_is_rejected():
 
 def test_unknown_models_and_incomplete_model_folders_are_clear_errors(tmp_path):
     with pytest.raises(MissingModelError, match="unknown model 'whisper-huge'"):
-        whisper.load_model("whisper-huge")
+        load_catalog_or_local("whisper-ct2", "whisper-huge")
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(MissingModelError, match="missing model.bin"):
-        whisper.load_model(str(tmp_path))
+        load_catalog_or_local("whisper-ct2", str(tmp_path))
 
 
 def test_compute_type_follows_the_device():
-    assert whisper.pick_compute_type("cpu", "auto") == "int8"
-    assert whisper.pick_compute_type("cuda", "auto") == "float16"
-    assert whisper.pick_compute_type("cuda", "bfloat16") == "bfloat16"
+    assert compute_type_for("cpu", "auto") == "int8"
+    assert compute_type_for("cuda", "auto") == "float16"
+    assert compute_type_for("cuda", "bfloat16") == "bfloat16"
+    assert compute_type_for("cpu", "auto", {"compute_type_cpu": "int8_float32"}) == "int8_float32"
 
 
 def test_separator_names_are_checked(tmp_path):

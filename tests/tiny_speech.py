@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from engine.models.catalog import default_catalog
+from engine.models.install.importer import import_path
 from engine.models.store import ModelStore
 from tests.conftest import GOLDEN
 
@@ -42,7 +43,7 @@ def install_tiny_speech_models(models_dir: Path, staging: Path) -> ModelStore:
     weights = load_file(str(LINA / "tiny_0.safetensors"))
     torch.save({"state_dict": {f"model.{name}": value for name, value in weights.items()},
                 "hyper_parameters": _lina_hyper_parameters(), "epoch": 1}, lina / "last.ckpt")
-    store.import_path(LINA_ID, lina / "last.ckpt")
+    import_path(store, LINA_ID, lina / "last.ckpt")
 
     codec = staging / "codec"
     codec.mkdir(parents=True, exist_ok=True)
@@ -50,7 +51,7 @@ def install_tiny_speech_models(models_dir: Path, staging: Path) -> ModelStore:
     checkpoint, config = (f.name for f in entry.files)
     torch.save({"state_dict": load_file(str(CODEC / "tiny_0.safetensors"))}, codec / checkpoint)
     shutil.copy(CODEC / "config_0.json", codec / config)  # JSON is YAML
-    store.import_path(CODEC_ID, codec)
+    import_path(store, CODEC_ID, codec)
 
-    store.import_path(TOKENIZER_ID, LINA / "bpe256.json")
+    import_path(store, TOKENIZER_ID, LINA / "bpe256.json")
     return store

@@ -227,10 +227,11 @@ def decoding_format(requested: str, device: torch.device) -> str:
 def transcribe(clip: Clip, whisper_model: str, progress: Progress, cancel: CancelToken,
                language: str = "en") -> list[tuple[float, float, str]]:
     """(start, end, text) of each phrase Whisper hears in ``clip``."""
-    from engine.models import whisper
+    from engine.models import whisper_ct2 as whisper
+    from engine.models.loading import load_catalog_or_local
 
     audio = dsp.resample(dsp.to_mono(clip), whisper.SAMPLE_RATE).samples[0]
-    model = whisper.load_model(whisper_model)
+    model = load_catalog_or_local("whisper-ct2", whisper_model)
     options = whisper.DecodeOptions(language=language, word_timestamps=False)
     result = whisper.transcribe_native(model, np.ascontiguousarray(audio, dtype=np.float32), options, progress,
                                        cancel)

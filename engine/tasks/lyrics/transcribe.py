@@ -7,27 +7,28 @@ damaged.
 
 from __future__ import annotations
 
-import librosa
 import numpy as np
 
 from engine.audio.clip import Clip
+from engine.audio.resample import resample
 from engine.errors import BadInputError
 from engine.jobs import CancelToken, Progress, null_progress
-from engine.models import whisper
+from engine.models import whisper_ct2 as whisper
+from engine.models.loading import load_catalog_or_local
 from engine.tasks.lyrics.concatenation import concatenation_windows
 from engine.tasks.lyrics.formats import read_line_timings
 from engine.tasks.lyrics.lines import lyric_lines
 from engine.tasks.lyrics.packing import pack_spans
-from engine.tasks.lyrics.separators import separate_vocals
 from engine.tasks.lyrics.types import Lyrics, LyricsSettings, Segmentation, TranscribeFrom
 from engine.tasks.lyrics.vad import SAMPLE_RATE, Span, VadParameters, rms_vad, silero_vad
+from engine.tasks.separators import separate_vocals
 
 
 def to_whisper_audio(clip: Clip) -> np.ndarray:
     """Mono float32 at 16 kHz, Whisper's input."""
     mono = clip.mono()
     if clip.sample_rate != SAMPLE_RATE:
-        mono = librosa.resample(mono, orig_sr=clip.sample_rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
+        mono = resample(mono, clip.sample_rate, SAMPLE_RATE)
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
@@ -83,7 +84,7 @@ def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress |
         line_timings = read_line_timings(settings.line_timings, clip.source or clip.name)
 
     if vocals is None and settings.wants_vocals:
-        vocals = separate_vocals(settings.separator, clip, progress.sub(0.0, 0.4), cancel)
+        vocals = separate_vocals(settings.separator, clip, progress.sub(0.0, 0.4), cancel, device=settings.device)
     if vocals is None and settings.transcribe_from is TranscribeFrom.VOCALS:
         raise BadInputError(clip.source, "transcribing from the vocals needs a separator or a vocal stem")
     if method is Segmentation.AUTO:
@@ -95,7 +96,8 @@ def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress |
     heard = vocals_audio if settings.transcribe_from is TranscribeFrom.VOCALS else mix
 
     progress(0.4, f"loading the Whisper model {settings.model}")
-    model = whisper.load_model(settings.model, settings.device, settings.compute_type)
+    model = load_catalog_or_local("whisper-ct2", settings.model, device=settings.device,
+                                  compute_type=settings.compute_type)
     progress(0.45, "finding the windows to decode")
     options = whisper.DecodeOptions(
         language=None if settings.language in ("", "auto") else settings.language,
@@ -119,4 +121,5 @@ def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress |
                                                 decode_progress, cancel)
         source = "mix" if vocals is None else "vocals"
         description = method.value if method is Segmentation.CONCATENATION else f"{method.value} on {source}"
-    return Lyrics(lyric_lines(transcript.segments, spans), transcript.language, settings.model, description)
+    return Lyrics(lyric_lines(transcript.segments, spans), transcript.language, settings.model, description,
+                  vocals=vocals)

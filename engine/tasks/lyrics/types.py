@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 
+from engine.audio.clip import Clip
 from engine.settings import option
 
 LYRICS_FORMATS = ("lrc", "srt", "vtt", "txt", "json")
@@ -50,6 +51,7 @@ class Lyrics:
     language: str = ""
     model_id: str = ""
     method: str = ""
+    vocals: Clip | None = field(default=None, compare=False, repr=False)  # the stem used, if any
 
     @property
     def text(self) -> str:

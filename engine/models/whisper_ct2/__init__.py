@@ -3,7 +3,10 @@
 Two ways to run it: Whisper's own sequential long-form loop over the whole song (:func:`transcribe_native`)
 and independent ≤30 s windows decoded in batches (:func:`transcribe_windows`, faster-whisper's
 ``BatchedInferencePipeline`` with ``clip_timestamps``), which is what VAD-driven segmentation feeds.
-Audio is 16 kHz mono float32 throughout (Whisper's input rate).
+Audio is 16 kHz mono float32 throughout (Whisper's input rate). The package is named for its runtime:
+``engine.models.whisper_encoder`` is a different thing (a PyTorch Whisper encoder for voice conversion).
+Loading: :func:`load_model` (a folder, :mod:`.model`); catalog models through
+``engine.models.loading.load_catalog_model`` (:mod:`.loader`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import bisect
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterator
 
 import ctranslate2
@@ -20,14 +22,12 @@ import numpy as np
 from faster_whisper import BatchedInferencePipeline, WhisperModel
 from faster_whisper.transcribe import Segment
 
-from engine.errors import DeviceOutOfMemoryError, MissingModelError, ModelLoadError
 from engine.jobs import CancelToken, Progress
-from engine.models import devices, store
-from engine.models.cache import model_cache
+from engine.models import devices
+from engine.models.whisper_ct2.model import load_model
 
 SAMPLE_RATE = 16000
 FRAMES_PER_SECOND = 100  # Whisper's mel frames; a batched segment's ``seek`` is its window's start in frames
-MODEL_FILES = ("model.bin", "config.json")
 # faster-whisper's defaults for retrying a decode at a higher temperature and for skipping silence
 COMPRESSION_RATIO_LIMIT = 2.4
 LOG_PROB_LIMIT = -1.0
@@ -55,46 +55,6 @@ class Transcript:
     language: str = ""
 
 
-def resolve_model_dir(model: str) -> Path:
-    """A CTranslate2 Whisper folder: ``model`` itself when it is one, else the model store's entry."""
-    candidate = Path(model).expanduser()
-    if candidate.is_dir():
-        missing = [name for name in MODEL_FILES if not (candidate / name).is_file()]
-        if missing:
-            raise MissingModelError(f"{candidate} is not a CTranslate2 Whisper model folder "
-                                    f"(missing {', '.join(missing)})")
-        return candidate
-    return Path(store.resolve(model))
-
-
-def pick_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    return device
-
-
-def pick_compute_type(device: str, compute_type: str) -> str:
-    """int8 on CPU (fast, accurate enough for Whisper), float16 on CUDA, as the paper ran it."""
-    if compute_type != "auto":
-        return compute_type
-    return "float16" if device == "cuda" else "int8"
-
-
-def _load(model_dir: Path, device: str, compute_type: str) -> WhisperModel:
-    try:
-        model = WhisperModel(str(model_dir), device=device, compute_type=compute_type,
-                             cpu_threads=devices.cpu_threads() if device == "cpu" else 0)
-    except (RuntimeError, ValueError, OSError) as exc:
-        message = str(exc)
-        if "out of memory" in message.lower():
-            raise DeviceOutOfMemoryError(f"not enough {device} memory for {model_dir}; "
-                                         "try the CPU or a smaller model") from exc
-        raise ModelLoadError(f"cannot load the Whisper model {model_dir} on {device} ({compute_type}): "
-                             f"{message}") from exc
-    model.loaded_from = (model_dir, device, compute_type)  # what seeded_copy loads again
-    return model
-
-
 def seeded_copy(model: WhisperModel) -> WhisperModel:
     """A fresh copy of ``model`` whose sampling starts from :data:`SAMPLING_SEED`.
 
@@ -104,24 +64,14 @@ def seeded_copy(model: WhisperModel) -> WhisperModel:
     may sample runs on a new copy, whose new worker thread seeds its generator from the fixed seed.
     """
     ctranslate2.set_random_seed(SAMPLING_SEED)
-    return _load(*model.loaded_from)
+    with devices.out_of_memory_as_error(model.model.device, "loading a fresh copy of Whisper", "use a smaller model"):
+        return load_model(**model.loaded_from)
 
 
-def load_model(model: str, device: str = "auto", compute_type: str = "auto") -> WhisperModel:
-    """The Whisper model ``model`` (store id or folder), loaded once per (folder, device, type) and kept
-    in the shared model cache for the next song."""
-    model_dir = resolve_model_dir(model)
-    device = pick_device(device)
-    compute_type = pick_compute_type(device, compute_type)
-    return model_cache.get(("whisper", str(model_dir), device, compute_type),
-                           lambda: _load(model_dir, device, compute_type),
-                           size_bytes=(model_dir / "model.bin").stat().st_size)
-
-
-def _collect(segments: Iterator[Segment], progress: Progress, cancel: CancelToken,
+def _collect(model: WhisperModel, segments: Iterator[Segment], progress: Progress, cancel: CancelToken,
              report: Callable[[Segment], tuple[float, str]]) -> list[Segment]:
-    """Drain faster-whisper's lazy segment generator, reporting ``report(segment)`` (fraction, message)
-    after each one.
+    """Drain faster-whisper's lazy segment generator (where ``model`` decodes), reporting
+    ``report(segment)`` (fraction, message) after each one.
 
     Each step of the generator decodes the next window (or batch), seconds of work that cannot be
     interrupted, so it runs on a helper thread while this one polls ``cancel``: a cancel takes effect
@@ -131,24 +81,20 @@ def _collect(segments: Iterator[Segment], progress: Progress, cancel: CancelToke
     iterator = iter(segments)
     stepper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whisper-decode")
     try:
-        while True:
-            cancel.check()
-            step = stepper.submit(next, iterator, None)
+        with devices.out_of_memory_as_error(model.model.device, "transcribing", "lower the batch size"):
             while True:
-                try:
-                    segment = step.result(timeout=CANCEL_POLL_S)
+                cancel.check()
+                step = stepper.submit(next, iterator, None)
+                while True:
+                    try:
+                        segment = step.result(timeout=CANCEL_POLL_S)
+                        break
+                    except FutureTimeout:
+                        cancel.check()
+                if segment is None:
                     break
-                except FutureTimeout:
-                    cancel.check()
-            if segment is None:
-                break
-            out.append(segment)
-            progress(*report(segment))
-    except RuntimeError as exc:
-        if "out of memory" in str(exc).lower():
-            raise DeviceOutOfMemoryError("the device ran out of memory while transcribing; "
-                                         "lower the batch size or use the CPU") from exc
-        raise
+                out.append(segment)
+                progress(*report(segment))
     finally:
         stepper.shutdown(wait=False)
     progress(1.0, "transcribed")
@@ -165,7 +111,7 @@ def transcribe_native(model: WhisperModel, audio: np.ndarray, options: DecodeOpt
         audio, language=options.language, beam_size=options.beam_size, best_of=options.best_of,
         temperature=list(options.temperatures), initial_prompt=options.initial_prompt or None,
         word_timestamps=options.word_timestamps, condition_on_previous_text=False)
-    return Transcript(_collect(segments, progress, cancel, lambda segment: (
+    return Transcript(_collect(model, segments, progress, cancel, lambda segment: (
         min(1.0, segment.end / duration), f"transcribed {segment.end:.0f} of {duration:.0f} s")), info.language)
 
 
@@ -207,7 +153,7 @@ def transcribe_windows(model: WhisperModel, audio: np.ndarray, windows: list[tup
         done = bisect.bisect_right(starts, segment.seek)
         return done / len(windows), f"window {done} of {len(windows)} decoded"
 
-    decoded = _collect(segments, progress.sub(0.0, 0.9), cancel, window_done)
+    decoded = _collect(model, segments, progress.sub(0.0, 0.9), cancel, window_done)
     language = info.language
     retry_temperatures = list(options.temperatures[1:])
     looped = [segment for segment in decoded if retry_temperatures and is_stuck_in_a_loop(segment)]
@@ -220,7 +166,7 @@ def transcribe_windows(model: WhisperModel, audio: np.ndarray, windows: list[tup
             word_timestamps=options.word_timestamps, condition_on_previous_text=False,
             clip_timestamps=[bound for segment in looped for bound in (segment.start, segment.end)])
         end = max(segment.end for segment in looped)
-        kept += _collect(retried, progress.sub(0.9, 1.0), cancel,
+        kept += _collect(model, retried, progress.sub(0.9, 1.0), cancel,
                          lambda segment: (min(1.0, segment.end / end), "decoded again"))
     progress(1.0, "transcribed")
     return Transcript(sorted(kept, key=lambda segment: segment.start), language)
