@@ -12,7 +12,8 @@ from engine.models.catalog import CATALOG_PATH, SOURCE_KINDS, default_catalog, r
 EXPECTED_IDS = {"whisper-base", "faster-whisper-tiny", "faster-whisper-small", "faster-whisper-medium",
                 "faster-whisper-large-v2", "faster-whisper-large-v3", "mossformer2-ss-16k", "mossformer2-ss-8k",
                 "mossformer2-ss-8k-3spk", "hdemucs-high", "lina-speech-gigaspeech", "wavtokenizer-medium-speech",
-                "lina-speech-tokenizer"}
+                "lina-speech-tokenizer", "seed-vc-v1", "whisper-small-encoder", "campplus-cn-common",
+                "bigvgan-v2-22khz-80band"}
 
 
 def test_every_entry_has_what_the_store_and_the_user_need():
@@ -22,7 +23,7 @@ def test_every_entry_has_what_the_store_and_the_user_need():
         assert re.fullmatch(r"[a-z0-9][a-z0-9.-]+", entry.id), entry.id
         assert entry.name and entry.task and entry.family and entry.licence.strip()
         assert entry.source.kind in SOURCE_KINDS
-        assert entry.sample_rate in (8000, 16000, 24000, 44100)
+        assert entry.sample_rate in (8000, 16000, 22050, 24000, 44100)
         assert entry.memory_mb > 0 and entry.size > 0
         names = [f.name for f in entry.files]
         assert len(names) == len(set(names)), entry.id
