@@ -34,8 +34,8 @@ def main(song: str, out: str) -> int:
     wait(app, lambda: window.current_track() is not None, 60)
     track = window.current_track()
     wait(app, lambda: not track.busy and not window.jobs.running, 120)
-    window.tracks.axis.set_range(30.0, 75.0)
-    window.tracks.selection.set(41.0, 52.5)
+    window.track_area.axis.set_range(30.0, 75.0)
+    window.track_area.selection.set(41.0, 52.5)
     window.seek(44.2)
     for _ in range(100):  # let the visible spectrogram tiles arrive
         app.processEvents()
