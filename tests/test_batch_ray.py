@@ -1,5 +1,5 @@
-"""The Ray executor on a real Ray instance started once for this module (two worker CPUs, loopback only, no
-dashboard, its temp folder under the test's): the executor conformance suite; real tasks (``convert``,
+"""The Ray executor on a real Ray instance started once for this module (two worker CPUs, no dashboard, its
+temp folder under the test's, stopped at the end): the executor conformance suite; real tasks (``convert``,
 ``lyrics`` with the embedded Whisper base) giving the local executor's outputs byte for byte, by path and
 with the files shipped as bytes; a worker process killed mid-file; a driver killed mid-run and resumed."""
 
@@ -45,7 +45,7 @@ def ray_cluster(tmp_path_factory):
     os.environ["VOCALIS_MODELS"] = str(_session_models_dir(tmp_path_factory))
     os.environ["VOCALIS_HOME"] = str(tmp_path_factory.mktemp("worker-home"))
     ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False,
-             _node_ip_address="127.0.0.1", _temp_dir=str(tmp_path_factory.mktemp("ray")))
+             _temp_dir=str(tmp_path_factory.mktemp("ray")))
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
@@ -84,11 +84,16 @@ def _write_audio_inputs(root: Path) -> Path:
         path = root / f"set{index % 3}" / f"take{index:02d}.{'flac' if index % 4 == 0 else 'wav'}"
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, audio.astype(np.float32), rate)
-    (root / "bad").mkdir()
+    _mkdir(root / "bad")
     for bad in sorted((DATA / "bad").iterdir()):
         if bad.suffix in (".wav", ".flac"):
             shutil.copy(bad, root / "bad" / bad.name)
     return root
+
+
+def _mkdir(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    return folder
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
@@ -133,8 +138,7 @@ def test_lyrics_with_whisper_on_ray_match_the_local_executor(ray_cluster, tmp_pa
     from engine.tasks.lyrics.types import LyricsSettings
     from tests.synth import speak
 
-    inputs = tmp_path / "in"
-    inputs.mkdir()
+    inputs = _mkdir(tmp_path / "in")
     for name, text in (("hello", "hello world, this is a test"), ("rain", "the rain falls on the green hills")):
         sf.write(inputs / f"{name}.wav", speak(text), 16000)
     (inputs / "noise.wav").write_bytes(b"RIFF not really a wave file")
@@ -301,3 +305,35 @@ def test_a_killed_driver_is_resumed_by_the_next_run(ray_cluster, gated_task, tmp
     assert report.counts == {"ok": 3, "failed": 0, "skipped": len(GOOD)}
     assert ok_counts(output) == dict.fromkeys(files, 1)
     assert all((output / name).with_suffix(".out").read_text() == text.upper() for name, text in files.items())
+
+
+# -- the Batch panel ----------------------------------------------------------------------------------------
+
+def test_the_batch_panel_shows_the_nodes_and_runs_on_ray(qtbot, ray_cluster, tmp_path):
+    from gui.batch_panel import BatchPanel
+
+    inputs = _mkdir(tmp_path / "in")
+    for name, freq in (("one.wav", 300.0), ("two.wav", 400.0)):
+        sf.write(inputs / name, 0.5 * np.sin(2 * np.pi * freq * np.arange(8000) / 16000), 16000)
+    (inputs / "broken.wav").write_text("not audio")
+    panel = BatchPanel()
+    qtbot.addWidget(panel)
+    panel.task_combo.setCurrentIndex(panel.task_combo.findData("convert"))
+    panel.input_edit.setText(str(inputs))
+    panel.output_edit.setText(str(tmp_path / "out"))
+    backend = panel.backend_group
+    backend.backend_combo.setCurrentIndex(backend.backend_combo.findData("ray"))
+    backend.address_edit.setText(ray_cluster)
+    backend.nodes_button.click()
+    qtbot.waitUntil(lambda: "joining" not in backend.nodes_label.text(), timeout=60_000)
+    assert ": 2 CPU" in backend.nodes_label.text()
+    try:
+        with qtbot.waitSignal(panel.finished, timeout=120_000) as finished:
+            panel.start_button.click()
+        assert finished.args[0].counts == {"ok": 2, "failed": 1, "skipped": 0}
+        assert backend.executor().worker_pids(), "the files did not run on Ray workers"
+    finally:
+        backend.executor().close()
+    rows = {panel.results.item(r, 0).text(): panel.results.item(r, 1).text() for r in range(panel.results.rowCount())}
+    assert rows == {"one.wav": "ok", "two.wav": "ok", "broken.wav": "failed"}
+    assert sf.info(tmp_path / "out" / "two.wav").frames == 8000

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import os
 import tempfile
 import threading
@@ -61,11 +62,13 @@ def require_ray():
 
 
 def ray_available() -> bool:
-    try:
-        require_ray()
-    except VocalisError:
-        return False
-    return True
+    """Whether Ray is installed (without importing it: that takes a while)."""
+    return importlib.util.find_spec("ray") is not None
+
+
+def ray_connected() -> bool:
+    """Whether this process is connected to a Ray cluster."""
+    return ray_available() and require_ray().is_initialized()
 
 
 # -- the worker --------------------------------------------------------------------------------------------
@@ -222,10 +225,8 @@ class RayExecutor:
         if not ray.is_initialized():
             options: dict[str, Any] = {"include_dashboard": False, "configure_logging": False,
                                        "log_to_driver": False}
-            if self.address is None:
-                options["_node_ip_address"] = "127.0.0.1"  # a private instance: nothing listens beyond loopback
-                if self.temp_dir:
-                    options["_temp_dir"] = self.temp_dir
+            if self.address is None and self.temp_dir:
+                options["_temp_dir"] = self.temp_dir
             ray.init(address=self.address, **options)
             self._started_ray = self.address is None
         return ray
