@@ -171,7 +171,7 @@ def _rebased(item: BatchItem, folder: Path) -> BatchItem:
 
 # -- the coordinator's side ------------------------------------------------------------------------------
 
-@dataclass
+@dataclass(eq=False)
 class _Slot:
     actor: Any
     gpus: float
@@ -192,7 +192,8 @@ class RayExecutor:
     ``address``: None starts a Ray instance on this machine for the run (closed by :meth:`close`); "auto"
     joins the cluster this machine belongs to; "HOST:PORT" joins that one. When Ray is already initialised
     in this process, that connection is used. ``max_in_flight``: files processed at once, one worker each
-    (default: as many as the cluster's CPUs/GPUs fit). ``gpus_per_task``: None asks for one GPU per worker
+    (default: as many as the cluster's CPUs/GPUs fit; workers are added only for resources free when a run
+    starts, at least one). ``gpus_per_task``: None asks for one GPU per worker
     when the task runs on a device that is not "cpu" and the cluster has GPUs. ``shared_storage``: None
     finds out per node; False makes every worker get inputs as bytes and return outputs as bytes (what a
     node without the shared folders does); True trusts that every node sees the coordinator's paths.
@@ -264,10 +265,16 @@ class RayExecutor:
         if gpus:
             fits.append(resources.get("GPU", 0) // gpus)
         wanted = max(1, min(count, self.max_in_flight or int(min(fits)) or 1))
+        free = ray.available_resources()
+        startable = [free.get("CPU", 0) // self.cpus_per_task if self.cpus_per_task else wanted]
+        if gpus:
+            startable.append(free.get("GPU", 0) // gpus)
         key = (task.name, self.cpus_per_task, gpus)
         with self._lock:
             slots = self._pools.setdefault(key, [])
-            while len(slots) < wanted:
+            # New workers only for what is free now (at least one), so that a run never waits on resources
+            # other workers hold (another executor's idle pool, another job).
+            for _ in range(max(0 if slots else 1, min(wanted - len(slots), int(min(startable))))):
                 slots.append(self._new_slot(ray, gpus))
             chosen = slots[:wanted]
         self._identify(ray, chosen)
@@ -318,6 +325,8 @@ class RayExecutor:
                 os.write(fd, token.encode())
                 os.close(fd)
                 self._reaches_outputs[slot.node_id] = bool(ray.get(slot.actor.sees.remote(probe, token)))
+            except ray.exceptions.RayError:
+                return True  # the worker is gone: its file fails over to the dead-worker path, not decided here
             finally:
                 with contextlib.suppress(OSError):
                     os.unlink(probe)
@@ -389,7 +398,7 @@ class RayExecutor:
                         cancel.check()
                         report(FileResult(item, FAILED, error_text(
                             item, f"its worker process died {attempts[done.index]} times while processing it "
-                                  f"(last: {type(exc).__name__})")))
+                                  f"(last: {_first_line(exc)})")))
                         continue
                     if outcome.needs_input:
                         needs_bytes.add(done.slot.node_id)
@@ -442,6 +451,11 @@ class RayExecutor:
                 for slots in self._pools.values():
                     if slot in slots:
                         slots.remove(slot)
+
+
+def _first_line(exc: BaseException) -> str:
+    line = next((text for text in str(exc).splitlines() if text.strip()), "")
+    return f"{type(exc).__name__}: {line[:300]}" if line else type(exc).__name__
 
 
 def _existing_folder(path: Path) -> Path:

@@ -71,7 +71,11 @@ def _executor(args: argparse.Namespace):
         raise VocalisError("--max-in-flight must be at least 1")
     executor = RayExecutor(args.address, gpus_per_task=args.gpus_per_task, cpus_per_task=args.cpus_per_task,
                            max_in_flight=args.max_in_flight)
-    executor.connect()  # here, on the main thread, before the batch runs on a job thread
+    try:
+        executor.connect()  # here, on the main thread, before the batch runs on a job thread
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = f"the Ray cluster at {args.address}" if args.address else "a Ray instance on this machine"
+        raise VocalisError(f"cannot reach {where}: {exc}") from exc
     return executor
 
 
