@@ -21,6 +21,7 @@ import soundfile as sf
 
 from engine.batch import MANIFEST_NAME, BatchRequest, LocalExecutor, Manifest, run_batch
 from engine.cli import main
+from engine.errors import VocalisError
 from engine.jobs import CancelToken, Progress
 from engine.settings import option
 from engine.tasks import registry
@@ -54,10 +55,10 @@ def ray_cluster(tmp_path_factory):
             os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def shared_executor(ray_cluster):
     """One executor for the conformance runs: its two workers start once and serve every run, as in a
-    session of the GUI."""
+    session of the GUI; they go after the class (they hold the instance's two CPUs)."""
     executor = RayExecutor(max_in_flight=2)
     yield executor
     executor.close()
@@ -67,6 +68,12 @@ class TestRayExecutor(BatchExecutorConformance):
     @pytest.fixture
     def make_executor(self, shared_executor):
         return lambda: shared_executor
+
+    def test_a_cluster_without_free_resources_is_an_error_not_a_wait(self, shared_executor, inputs, tmp_path):
+        self.run(lambda: shared_executor, inputs, tmp_path / "first")  # its two workers hold both CPUs
+        crowded = RayExecutor(start_timeout_s=2)
+        with pytest.raises(VocalisError, match="no Ray worker started within 2 s"):
+            self.run(lambda: crowded, inputs, tmp_path / "out")
 
 
 # -- real tasks ---------------------------------------------------------------------------------------------

@@ -202,7 +202,7 @@ class RayExecutor:
     def __init__(self, address: str | None = None, *, gpus_per_task: float | None = None,
                  cpus_per_task: float = 1.0, max_in_flight: int | None = None, max_attempts: int = 3,
                  ship_limit_bytes: int = SHIP_LIMIT_BYTES, shared_storage: bool | None = None,
-                 stop_grace_s: float = 30.0, temp_dir: str | None = None):
+                 stop_grace_s: float = 30.0, start_timeout_s: float = 300.0, temp_dir: str | None = None):
         self.address = address
         self.gpus_per_task = gpus_per_task
         self.cpus_per_task = cpus_per_task
@@ -211,6 +211,7 @@ class RayExecutor:
         self.ship_limit_bytes = ship_limit_bytes
         self.shared_storage = shared_storage
         self.stop_grace_s = stop_grace_s
+        self.start_timeout_s = start_timeout_s
         self.temp_dir = temp_dir
         self.worker_deaths = 0  # worker processes lost while holding a file, over this executor's life
         self._started_ray = False
@@ -277,20 +278,38 @@ class RayExecutor:
             for _ in range(max(0 if slots else 1, min(wanted - len(slots), int(min(startable))))):
                 slots.append(self._new_slot(ray, gpus))
             chosen = slots[:wanted]
-        self._identify(ray, chosen)
-        return chosen
+        return self._identify(ray, chosen)
 
     def _new_slot(self, ray, gpus: float) -> _Slot:
         actor_class = ray.remote(FileWorker).options(num_cpus=self.cpus_per_task, num_gpus=gpus,
                                                      max_concurrency=3, max_restarts=0)
         return _Slot(actor_class.remote(max(1, int(self.cpus_per_task))), gpus)
 
-    @staticmethod
-    def _identify(ray, slots: Sequence[_Slot]) -> None:
+    def _identify(self, ray, slots: Sequence[_Slot]) -> list[_Slot]:
+        """Wait (at most ``start_timeout_s``) for new workers to start and learn where they run; the ones that
+        did not start (no free resources) are dropped. A :class:`VocalisError` when none of ``slots`` runs."""
         unknown = [slot for slot in slots if not slot.node_id]
-        for slot, ref in zip(unknown, [slot.actor.identity.remote() for slot in unknown]):
-            with contextlib.suppress(ray.exceptions.RayError):
-                slot.node_id, slot.pid = ray.get(ref)
+        refs = [slot.actor.identity.remote() for slot in unknown]
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=self.start_timeout_s) if refs else ([], [])
+        for slot, ref in zip(unknown, refs):
+            if ref in ready:
+                with contextlib.suppress(ray.exceptions.RayError):
+                    slot.node_id, slot.pid = ray.get(ref)
+            if not slot.node_id:
+                self._drop(ray, slot)
+        started = [slot for slot in slots if slot.node_id]
+        if slots and not started:
+            raise VocalisError(f"no Ray worker started within {self.start_timeout_s:g} s: the cluster has no free "
+                               f"{self.cpus_per_task:g} CPU (and GPU) for one; other jobs or idle workers hold them")
+        return started
+
+    def _drop(self, ray, slot: _Slot) -> None:
+        with contextlib.suppress(Exception):
+            ray.kill(slot.actor)
+        with self._lock:
+            for slots in self._pools.values():
+                if slot in slots:
+                    slots.remove(slot)
 
     def worker_pids(self) -> list[int]:
         """The process ids of the workers (known once they started), e.g. to watch or kill them."""
@@ -444,13 +463,7 @@ class RayExecutor:
             done.slot.actor.cancel.remote()
         _, stuck = ray.wait(list(running), num_returns=len(running), timeout=self.stop_grace_s)
         for ref in stuck:
-            slot = running[ref].slot
-            with contextlib.suppress(Exception):
-                ray.kill(slot.actor)
-            with self._lock:
-                for slots in self._pools.values():
-                    if slot in slots:
-                        slots.remove(slot)
+            self._drop(ray, running[ref].slot)
 
 
 def _first_line(exc: BaseException) -> str:
