@@ -21,6 +21,8 @@ machine's per-file time as a stand-in for one worker's.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import shutil
 import sys
 import tempfile
@@ -37,6 +39,7 @@ import soundfile as sf  # noqa: E402
 from engine.batch import BatchRequest, LocalExecutor, run_batch  # noqa: E402
 from engine.batch.ray_executor import RayExecutor, require_ray  # noqa: E402
 from engine.fileio import write_text_atomic  # noqa: E402
+from engine.models.runtime import load_runtime_settings, save_runtime_settings  # noqa: E402
 from engine.settings import option  # noqa: E402
 from engine.tasks import registry  # noqa: E402
 from engine.tasks.convert import ConvertSettings  # noqa: E402
@@ -97,6 +100,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="vocalis-bench-") as scratch:
         root = Path(scratch)
+        # Every mode computes with one thread per file (the local executor takes the user's thread setting,
+        # here in a private home; each Ray worker takes --cpus-per-task), so the modes differ only in how
+        # files are spread, not in threads fighting over the cores.
+        os.environ["VOCALIS_HOME"] = str(root / "home")
+        save_runtime_settings(dataclasses.replace(load_runtime_settings(), cpu_threads=1))
         audio, text = make_inputs(root / "in", args.files, args.seconds)
         started = time.perf_counter()
         ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False,
