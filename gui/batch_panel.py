@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDockWidget, QFileDialog, Q
 from engine.errors import VocalisError
 from engine.jobs import Job, ProgressUpdate
 from engine.batch import REPORT_NAME, TEMPLATE_FIELDS, BatchReport, BatchRequest, FileResult, run_batch
+from engine.batch import ray_executor
 from engine.tasks import registry
 from gui.jobs import JobRunner, format_eta, to_ui_thread
 from gui.settings_form import SettingsForm
@@ -94,6 +95,7 @@ class BatchPanel(QWidget):
         self.summary_label = QLabel()
         self.summary_label.setWordWrap(True)
 
+        self.backend_group = BackendGroup(self.runner)
         self._lay_out(form, buttons)
 
         self.task_combo.currentIndexChanged.connect(self._show_task_settings)
@@ -112,6 +114,7 @@ class BatchPanel(QWidget):
         choices_layout.setContentsMargins(0, 0, 0, 0)
         choices_layout.addLayout(form)
         choices_layout.addWidget(self.settings_box)
+        choices_layout.addWidget(self.backend_group)
         choices_layout.addStretch(1)
         # However long a task's settings are, they scroll: the panel must fit a 1366×768 screen with
         # Start in view (the lyrics settings once pushed the window past the screen).
@@ -181,6 +184,7 @@ class BatchPanel(QWidget):
         try:
             request = self.request()
             settings = self.settings_form.settings()
+            executor = self.backend_group.executor()
         except (VocalisError, ValueError) as exc:
             self.status_label.setText(str(exc))
             return
@@ -190,7 +194,8 @@ class BatchPanel(QWidget):
         self.start_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self._job = self.runner.run(run_batch, request, settings, name=f"batch {request.task}",
-                                    on_result=self._show_report, on_file=self._file_done, owner=self)
+                                    on_result=self._show_report, on_file=self._file_done, owner=self,
+                                    executor=executor)
 
     def cancel(self) -> None:
         if self._job is not None:
@@ -232,6 +237,79 @@ class BatchPanel(QWidget):
     def _open_output(self) -> None:
         if self.output_edit.text().strip():
             QDesktopServices.openUrl(QUrl.fromLocalFile(self.output_edit.text().strip()))
+
+
+class BackendGroup(QGroupBox):
+    """Where the files run: here (the local executor) or on a Ray cluster (address; a line with the
+    cluster's nodes and resources). The Ray executor is kept between runs, so its workers keep their models
+    loaded; it is made again when the address changes."""
+
+    def __init__(self, runner: JobRunner, parent: QWidget | None = None):
+        super().__init__("Where files run", parent)
+        self.runner = runner
+        self._executor: ray_executor.RayExecutor | None = None
+        self.backend_combo = QComboBox()
+        self.backend_combo.addItem("This computer", "local")
+        self.backend_combo.addItem("Ray cluster", "ray")
+        self.address_edit = QLineEdit()
+        self.address_edit.setPlaceholderText("empty: start Ray on this computer")
+        self.address_edit.setToolTip("auto joins the cluster this computer belongs to; HOST:PORT joins that head")
+        self.nodes_button = QPushButton("Show nodes")
+        self.nodes_label = QLabel()
+        self.nodes_label.setWordWrap(True)
+        self.nodes_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row = QHBoxLayout()
+        row.addWidget(self.backend_combo)
+        row.addWidget(self.address_edit, 1)
+        row.addWidget(self.nodes_button)
+        box = QVBoxLayout(self)
+        box.addLayout(row)
+        box.addWidget(self.nodes_label)
+        self.backend_combo.currentIndexChanged.connect(self._backend_changed)
+        self.nodes_button.clicked.connect(self.show_nodes)
+        self._backend_changed()
+
+    @property
+    def address(self) -> str | None:
+        return self.address_edit.text().strip() or None
+
+    def _backend_changed(self) -> None:
+        on_ray = self.backend_combo.currentData() == "ray"
+        self.address_edit.setEnabled(on_ray)
+        self.nodes_button.setEnabled(on_ray and ray_executor.ray_available())
+        if not on_ray:
+            self.nodes_label.clear()
+        elif not ray_executor.ray_available():
+            self.nodes_label.setText(ray_executor.INSTALL_HINT)
+
+    def executor(self) -> ray_executor.RayExecutor | None:
+        """The chosen executor (None: the local one); a :class:`VocalisError` when Ray is missing."""
+        if self.backend_combo.currentData() != "ray":
+            return None
+        ray_executor.require_ray()
+        if self._executor is None or self._executor.address != self.address:
+            if self._executor is not None:
+                self._executor.close()
+            self._executor = ray_executor.RayExecutor(self.address)
+        return self._executor
+
+    def show_nodes(self) -> None:
+        """Join the cluster (off the UI thread) and list its nodes with their CPUs, GPUs and memory."""
+        address = self.address
+        if address is None and not ray_executor.ray_connected():
+            self.nodes_label.setText("Ray starts on this computer when the batch starts")
+            return
+        self.nodes_label.setText("joining the cluster…")
+        self.runner.run(lambda progress, cancel: _nodes_text(address), name="Ray cluster",
+                        on_result=self.nodes_label.setText)
+
+
+def _nodes_text(address: str | None) -> str:
+    """The cluster's nodes, or why it cannot be joined (shown in the panel, not as a failed job)."""
+    try:
+        return ray_executor.describe_cluster(address)
+    except Exception as exc:  # noqa: BLE001 - Ray raises connection errors of several kinds
+        return f"cannot join the Ray cluster at {address}: {exc}"
 
 
 def open_batch_panel(window) -> QWidget:

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extra=""
-[ "${1:-}" = "--dev" ] && extra="[dev]"
+[ "${1:-}" = "--dev" ] && extra="[dev,cluster]"   # the tests run the Ray executor on a real local cluster
 
 APT_PACKAGES=(
   python3-venv

@@ -12,7 +12,7 @@ from engine.batch import MANIFEST_NAME, REPORT_NAME, TEMPLATE_FIELDS, BatchReque
 from engine.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from engine.cli.file_task import build_settings
 from engine.cli.output import add_json_flag, print_json, run_with_progress
-from engine.errors import BadInputError
+from engine.errors import BadInputError, VocalisError
 from engine.tasks import registry
 
 NAME = "batch"
@@ -35,8 +35,48 @@ def configure(parser: argparse.ArgumentParser) -> None:
                          help=f"output name without extension; fields {fields} (default: {{stem}})")
         sub.add_argument("--redo", action="store_true",
                          help="process every file again, even those already complete for these settings")
+        _add_backend_arguments(sub)
         add_json_flag(sub)
         settings_mod.add_arguments(sub, task.settings_type)
+
+
+def _add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("where the files run")
+    group.add_argument("--backend", choices=("local", "ray"), default="local",
+                       help="local: this process, one file at a time; ray: spread over a Ray cluster's workers "
+                            '(needs pip install "vocalis[cluster]")')
+    group.add_argument("--address", metavar="ADDR", default=None,
+                       help="Ray cluster to join: auto (the one this machine belongs to) or HOST:PORT of its head; "
+                            "none starts a Ray instance on this machine for the run")
+    group.add_argument("--gpus-per-task", type=float, metavar="F", default=None,
+                       help="GPUs each Ray worker reserves (fractions share a GPU); default 1 when the task runs "
+                            "on a device other than cpu and the cluster has GPUs, else 0")
+    group.add_argument("--cpus-per-task", type=float, metavar="N", default=1.0,
+                       help="CPUs each Ray worker reserves, also its thread count (default 1)")
+    group.add_argument("--max-in-flight", type=int, metavar="K", default=None,
+                       help="files processed at once, one Ray worker each (default: as many as the cluster fits)")
+
+
+def _executor(args: argparse.Namespace):
+    """The executor the backend flags describe (None: the local one), connected to its cluster."""
+    if args.backend == "local":
+        ray_only = [flag for flag, value in (("--address", args.address), ("--gpus-per-task", args.gpus_per_task),
+                                             ("--max-in-flight", args.max_in_flight)) if value is not None]
+        if ray_only or args.cpus_per_task != 1.0:
+            raise VocalisError(f"{', '.join(ray_only) or '--cpus-per-task'} only applies with --backend ray")
+        return None
+    from engine.batch.ray_executor import RayExecutor
+
+    if args.max_in_flight is not None and args.max_in_flight < 1:
+        raise VocalisError("--max-in-flight must be at least 1")
+    executor = RayExecutor(args.address, gpus_per_task=args.gpus_per_task, cpus_per_task=args.cpus_per_task,
+                           max_in_flight=args.max_in_flight)
+    try:
+        executor.connect()  # here, on the main thread, before the batch runs on a job thread
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = f"the Ray cluster at {args.address}" if args.address else "a Ray instance on this machine"
+        raise VocalisError(f"cannot reach {where}: {exc}") from exc
+    return executor
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,10 +87,18 @@ def run(args: argparse.Namespace) -> int:
     request = BatchRequest(task.name, args.input_dir, args.output_dir, tuple(args.include), tuple(args.exclude),
                            args.name_template, args.redo)
     try:
-        report = run_with_progress(run_batch, request, settings, label=f"batch {task.name}")
+        executor = _executor(args)
+    except VocalisError as exc:
+        print(f"vocalis batch: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        report = run_with_progress(run_batch, request, settings, label=f"batch {task.name}", executor=executor)
     except BadInputError as exc:  # run_batch raises it only for an unusable request; files fail one by one
         print(f"vocalis batch: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    finally:
+        if executor is not None:
+            executor.close()
     for failure in report.failures:
         print(f"failed  {failure['error']}", file=sys.stderr)
     if args.json:
