@@ -9,9 +9,10 @@ from PySide6.QtGui import QColor
 
 from engine.audio.clip import Clip
 from gui.main_window import MainWindow
-from gui.views import SelectionModel, TimeAxis, TrackView, style
+from gui.views import TrackView, style
 from gui.views.spectrogram import DISPLAY_RANGE_DB, SpectrogramSettingsDialog, colour_indices
 from gui.views.waveform import DB_RANGE, display_amplitude
+from tests.gui_helpers import make_track as shown_track
 from tests.synth import tone
 
 RATE = 16000
@@ -19,12 +20,7 @@ WIDTH, HEIGHT = 600, 360
 
 
 def make_track(qtbot, clip: Clip) -> TrackView:
-    track = TrackView(clip, TimeAxis(), SelectionModel())
-    qtbot.addWidget(track)
-    track.resize(WIDTH, HEIGHT)
-    track.show()
-    qtbot.waitExposed(track)
-    return track
+    return shown_track(qtbot, clip, WIDTH, HEIGHT)
 
 
 def test_db_scale_puts_full_scale_at_the_edge_and_the_range_floor_on_the_centre_line():
