@@ -8,7 +8,6 @@ import pytest
 from PySide6.QtGui import QColor
 
 from engine.audio.clip import Clip
-from gui.main_window import MainWindow
 from gui.views import TrackView, style
 from gui.views.spectrogram import DISPLAY_RANGE_DB, SpectrogramSettingsDialog, colour_indices
 from gui.views.waveform import DB_RANGE, display_amplitude
@@ -66,10 +65,7 @@ def test_spectrogram_range_changes_the_colours_of_quiet_levels():
     assert (colour_indices(quiet, -120.0) > 0).all()  # inside a 120 dB range: coloured
 
 
-def test_spectrogram_settings_apply_to_every_track_and_to_tracks_opened_later(qtbot, monkeypatch):
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.show()
+def test_spectrogram_settings_apply_to_every_track_and_to_tracks_opened_later(qtbot, window, monkeypatch):
     first = window.track_area.add_track(Clip(tone(1000.0, 2.0, RATE, amplitude=0.5), RATE, name="a"))
     first.header.mel_button.click()
     view = first.spectrogram
