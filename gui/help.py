@@ -58,6 +58,16 @@ def _plain(text: str) -> str:
     return text.replace("&&", "\0").replace("&", "").replace("\0", "&")
 
 
+def _lay_out_with_close_button(dialog: QDialog, content: QWidget, width: int, height: int) -> None:
+    """Both help dialogs: their content above a Close button, at a size that shows it without scrolling."""
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.rejected.connect(dialog.reject)
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(content)
+    layout.addWidget(buttons)
+    dialog.resize(width, height)
+
+
 class ShortcutsDialog(QDialog):
     def __init__(self, menu_bar: QMenuBar, extra: list[tuple[str, str, str]], parent: QWidget | None = None):
         super().__init__(parent)
@@ -71,12 +81,7 @@ class ShortcutsDialog(QDialog):
         for row, values in enumerate(rows):
             for column, value in enumerate(values):
                 self.table.setItem(row, column, QTableWidgetItem(value))
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.table)
-        layout.addWidget(buttons)
-        self.resize(560, 520)
+        _lay_out_with_close_button(self, self.table, 560, 520)
 
 
 class GettingStartedDialog(QDialog):
@@ -85,12 +90,7 @@ class GettingStartedDialog(QDialog):
         self.setWindowTitle("Getting started")
         self.text = QTextBrowser()
         self.text.setHtml(GETTING_STARTED)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.text)
-        layout.addWidget(buttons)
-        self.resize(620, 480)
+        _lay_out_with_close_button(self, self.text, 620, 480)
 
 
 MOUSE_AND_KEYS = [

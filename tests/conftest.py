@@ -34,6 +34,18 @@ def unsaved_work_is_discarded(request, monkeypatch):
         monkeypatch.setattr(project_ui, "ask_save_discard_cancel", lambda *_args: project_ui.Answer.DISCARD)
 
 
+@pytest.fixture
+def window(qtbot):
+    """A shown main window; playback is stopped at teardown so no audio stream outlives the test."""
+    from gui.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.playback.stop()
+
+
 _MODELS: Path | None = None
 
 

@@ -23,6 +23,7 @@ from gui.main_window import MainWindow
 from gui.transport import AudioSettings
 from gui.views import style
 from gui.views.ruler import format_time
+from tests.gui_helpers import open_and_wait, wait_for_jobs
 from tests.pulse import ensure_null_sink_pulseaudio
 from tests.synth import tone
 
@@ -39,25 +40,6 @@ def song_path(tmp_path):
     path = tmp_path / "song.wav"
     sf.write(path, np.stack([left, right], axis=1), RATE, subtype="FLOAT")
     return path
-
-
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.playback.stop()
-
-
-def open_and_wait(qtbot, window: MainWindow, path) -> None:
-    count = len(window.tracks())
-    window.open_file(path)
-    qtbot.waitUntil(lambda: len(window.tracks()) == count + 1, timeout=10000)
-
-
-def wait_for_jobs(qtbot, window: MainWindow) -> None:
-    qtbot.waitUntil(lambda: not window.jobs.running, timeout=10000)
 
 
 def error_boxes(window: MainWindow) -> list[QMessageBox]:

@@ -10,6 +10,7 @@ from PySide6.QtGui import QKeySequence
 from engine.audio.clip import Clip
 from gui import edits
 from gui.main_window import MainWindow
+from tests.gui_helpers import wait_for_jobs
 
 RATE = 1000  # one sample per millisecond keeps the frame arithmetic readable
 
@@ -17,19 +18,6 @@ RATE = 1000  # one sample per millisecond keeps the frame arithmetic readable
 def ramp(frames: int, channels: int = 1, rate: int = RATE, name: str = "ramp") -> Clip:
     values = np.arange(frames, dtype=np.float32) / frames
     return Clip(np.tile(values, (channels, 1)), rate, name=name)
-
-
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.playback.stop()
-
-
-def wait_for_jobs(qtbot, window: MainWindow) -> None:
-    qtbot.waitUntil(lambda: not window.jobs.running, timeout=10000)
 
 
 def press(qtbot, window: MainWindow, sequence: QKeySequence.StandardKey | str) -> None:

@@ -25,15 +25,6 @@ from gui.views import style
 RATE = 16000
 
 
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.playback.stop()
-
-
 def add_silent_track(window: MainWindow, name: str, seconds: float = 2.0, source: Path | None = None):
     return window.add_track(Clip(np.zeros((1, int(seconds * RATE)), np.float32), RATE, name=name, source=source))
 

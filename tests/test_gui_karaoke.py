@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtGui import QColor, QUndoStack
+from PySide6.QtGui import QColor
 
 from engine.tasks.lyrics import LyricLine, Lyrics, Word
-from gui.lyrics_panel import KARAOKE_ROLE, SUNG_COLOUR, TEXT, LyricsPanel, karaoke_html, word_spans, words_at
+from gui.lyrics_panel import KARAOKE_ROLE, SUNG_COLOUR, TEXT, karaoke_html, word_spans, words_at
+from tests.gui_helpers import lyrics_panel
 
 WORDS = [Word(1.0, 1.6, " Hello"), Word(1.6, 2.4, " darkness"), Word(2.4, 2.8, " my"), Word(2.9, 3.0, " old"),
          Word(3.0, 3.5, " friend")]
@@ -20,12 +21,7 @@ SONG = Lyrics([LyricLine(1.0, 3.5, "Hello darkness my old friend", WORDS),
 
 @pytest.fixture
 def panel(qtbot):
-    panel = LyricsPanel(QUndoStack())
-    qtbot.addWidget(panel)
-    panel.resize(700, 300)
-    panel.show()
-    panel.set_lyrics(SONG)
-    return panel
+    return lyrics_panel(qtbot, SONG)
 
 
 @pytest.mark.parametrize("seconds, expected", [(0.5, (0, None)), (1.0, (1, 0)), (2.5, (3, 2)),

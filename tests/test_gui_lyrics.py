@@ -7,12 +7,12 @@ import json
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QUndoStack
 
 from engine.tasks.lyrics import LyricLine, Lyrics, LyricsSettings, Segmentation, Word
 from engine.tasks.lyrics.formats import read_lyrics
-from gui.lyrics_panel import END, START, TEXT, LyricsPanel, format_time, parse_time
+from gui.lyrics_panel import END, START, TEXT, format_time, parse_time
 from gui.settings_form import SettingsForm
+from tests.gui_helpers import lyrics_panel
 
 SONG = Lyrics([
     LyricLine(1.0, 3.5, "Hello darkness my old friend",
@@ -25,12 +25,7 @@ SONG = Lyrics([
 
 @pytest.fixture
 def panel(qtbot):
-    panel = LyricsPanel(QUndoStack())
-    qtbot.addWidget(panel)
-    panel.resize(700, 300)
-    panel.show()
-    panel.set_lyrics(SONG)
-    return panel
+    return lyrics_panel(qtbot, SONG)
 
 
 def cell(panel, row, column):

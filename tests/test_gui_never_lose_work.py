@@ -22,6 +22,7 @@ from gui import project as project_ui
 from engine.tasks.lyrics import LyricLine, Word
 from gui.main_window import MainWindow
 from gui.tasks.lyrics import LyricsTask
+from tests.gui_helpers import open_and_wait
 from tests.synth import tone
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -38,15 +39,6 @@ def song_path(tmp_path):
 
 
 @pytest.fixture
-def window(qtbot):
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.playback.stop()
-
-
-@pytest.fixture
 def answers(monkeypatch):
     """Record each Save / Discard / Cancel question and answer from a queue (then Discard, so that the
     window closes at teardown)."""
@@ -59,13 +51,6 @@ def answers(monkeypatch):
 
     monkeypatch.setattr(project_ui, "ask_save_discard_cancel", ask)
     return asked, queue
-
-
-def open_and_wait(qtbot, window, path):
-    count = len(window.tracks())
-    window.open_file(path)
-    qtbot.waitUntil(lambda: len(window.tracks()) == count + 1, timeout=10000)
-    return window.tracks()[-1]
 
 
 def edit_and_wait(qtbot, window, operation, label, *args):

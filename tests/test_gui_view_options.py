@@ -8,10 +8,10 @@ import pytest
 from PySide6.QtGui import QColor
 
 from engine.audio.clip import Clip
-from gui.main_window import MainWindow
-from gui.views import SelectionModel, TimeAxis, TrackView, style
+from gui.views import TrackView, style
 from gui.views.spectrogram import DISPLAY_RANGE_DB, SpectrogramSettingsDialog, colour_indices
 from gui.views.waveform import DB_RANGE, display_amplitude
+from tests.gui_helpers import make_track as shown_track
 from tests.synth import tone
 
 RATE = 16000
@@ -19,12 +19,7 @@ WIDTH, HEIGHT = 600, 360
 
 
 def make_track(qtbot, clip: Clip) -> TrackView:
-    track = TrackView(clip, TimeAxis(), SelectionModel())
-    qtbot.addWidget(track)
-    track.resize(WIDTH, HEIGHT)
-    track.show()
-    qtbot.waitExposed(track)
-    return track
+    return shown_track(qtbot, clip, WIDTH, HEIGHT)
 
 
 def test_db_scale_puts_full_scale_at_the_edge_and_the_range_floor_on_the_centre_line():
@@ -70,10 +65,7 @@ def test_spectrogram_range_changes_the_colours_of_quiet_levels():
     assert (colour_indices(quiet, -120.0) > 0).all()  # inside a 120 dB range: coloured
 
 
-def test_spectrogram_settings_apply_to_every_track_and_to_tracks_opened_later(qtbot, monkeypatch):
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.show()
+def test_spectrogram_settings_apply_to_every_track_and_to_tracks_opened_later(qtbot, window, monkeypatch):
     first = window.track_area.add_track(Clip(tone(1000.0, 2.0, RATE, amplitude=0.5), RATE, name="a"))
     first.header.mel_button.click()
     view = first.spectrogram

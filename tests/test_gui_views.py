@@ -14,6 +14,7 @@ from gui.views import SelectionModel, TimeAxis, TimeRuler, TrackView, style
 from gui.views.ruler import decimals_for, format_time, tick_step
 from gui.views.track import SYNC_PEAKS_MAX_SAMPLES
 from gui.views.waveform import column_min_max
+from tests.gui_helpers import make_track as shown_track
 from tests.synth import speak, tone
 
 RATE = 16000
@@ -28,12 +29,7 @@ def tone_then_silence(freq: float = 1000.0, seconds: float = 4.0, channels: int 
 
 
 def make_track(qtbot, clip: Clip) -> TrackView:
-    track = TrackView(clip, TimeAxis(), SelectionModel())
-    qtbot.addWidget(track)
-    track.resize(WIDTH, HEIGHT)
-    track.show()
-    qtbot.waitExposed(track)
-    return track
+    return shown_track(qtbot, clip, WIDTH, HEIGHT)
 
 
 def pixel(image, x: int, y: int) -> QColor:

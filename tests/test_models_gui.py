@@ -32,31 +32,46 @@ def hub(monkeypatch):
     server.server_close()
 
 
-@pytest.fixture
-def dialog(qtbot, tmp_path):
-    catalog = tmp_path / "catalog.toml"
-    sha = hashlib.sha256(WEIGHTS).hexdigest()
-    common = 'task = "separate"\nfamily = "test"\nsample_rate = 16000\nmemory_mb = 10\n'
-    catalog.write_text(f"""
-[[model]]
-id = "net"
-name = "Hub net"
-licence = "CC-BY-NC-4.0"
-{common}
-source = {{ kind = "huggingface", repo = "acme/net" }}
-files = [{{ name = "net.safetensors", size = {len(WEIGHTS)}, sha256 = "{sha}" }}]
+def weights_file(name: str) -> str:
+    """A catalog ``files`` item for WEIGHTS stored under ``name``."""
+    return f'{{ name = "{name}", size = {len(WEIGHTS)}, sha256 = "{hashlib.sha256(WEIGHTS).hexdigest()}" }}'
 
+
+def model_toml(model_id: str, name: str, licence: str, task: str, source: str, files: str,
+               requires: str = "") -> str:
+    """One catalog entry as TOML; the fields these tests never look at are fixed."""
+    return f"""
 [[model]]
-id = "local"
-name = "Local net"
-licence = "MIT"
-{common}
-source = {{ kind = "import", hint = "a file" }}
-files = [{{ name = "local.pt", size = {len(WEIGHTS)}, sha256 = "{sha}" }}]
-""")
+id = "{model_id}"
+name = "{name}"
+licence = "{licence}"
+{f"requires = {requires}" if requires else ""}
+task = "{task}"
+family = "test"
+sample_rate = 16000
+memory_mb = 10
+source = {source}
+files = [{files}]
+"""
+
+
+def models_dialog(qtbot, tmp_path, *entries: str) -> ModelsDialog:
+    """The Models dialog over a models folder in ``tmp_path`` and a catalog of ``entries``."""
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text("".join(entries))
     widget = ModelsDialog(ModelStore(tmp_path / "models", read_catalog(catalog)))
     qtbot.addWidget(widget)
     return widget
+
+
+@pytest.fixture
+def dialog(qtbot, tmp_path):
+    return models_dialog(
+        qtbot, tmp_path,
+        model_toml("net", "Hub net", "CC-BY-NC-4.0", "separate", '{ kind = "huggingface", repo = "acme/net" }',
+                   weights_file("net.safetensors")),
+        model_toml("local", "Local net", "MIT", "separate", '{ kind = "import", hint = "a file" }',
+                   weights_file("local.pt")))
 
 
 def _finish(qtbot, dialog):
@@ -89,29 +104,12 @@ def test_download_asks_for_the_licence_first(qtbot, dialog, hub, monkeypatch):
 
 def test_install_brings_the_required_models_and_shows_them(qtbot, tmp_path, hub, monkeypatch):
     hub.add("acme/tok", "tok.json", b"{}")
-    sha = hashlib.sha256(WEIGHTS).hexdigest()
-    common = 'task = "tts"\nfamily = "test"\nsample_rate = 16000\nmemory_mb = 10\n'
-    catalog = tmp_path / "catalog.toml"
-    catalog.write_text(f"""
-[[model]]
-id = "tok"
-name = "Tokenizer"
-licence = "CC-BY-NC-SA-4.0"
-{common}
-source = {{ kind = "huggingface", repo = "acme/tok" }}
-files = [{{ name = "tok.json", size = 2 }}]
-
-[[model]]
-id = "net"
-name = "Hub net"
-licence = "CC-BY-NC-4.0"
-requires = ["tok"]
-{common}
-source = {{ kind = "huggingface", repo = "acme/net" }}
-files = [{{ name = "net.safetensors", size = {len(WEIGHTS)}, sha256 = "{sha}" }}]
-""")
-    dialog = ModelsDialog(ModelStore(tmp_path / "models", read_catalog(catalog)))
-    qtbot.addWidget(dialog)
+    dialog = models_dialog(
+        qtbot, tmp_path,
+        model_toml("tok", "Tokenizer", "CC-BY-NC-SA-4.0", "tts", '{ kind = "huggingface", repo = "acme/tok" }',
+                   '{ name = "tok.json", size = 2 }'),
+        model_toml("net", "Hub net", "CC-BY-NC-4.0", "tts", '{ kind = "huggingface", repo = "acme/net" }',
+                   weights_file("net.safetensors"), requires='["tok"]'))
     dialog.select("net")
     assert dialog.table.item(dialog.table.currentRow(), 6).text() == "tok"
     assert "Requires: tok (missing)" in dialog.details.text()

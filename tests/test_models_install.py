@@ -39,41 +39,34 @@ def server(monkeypatch):
     running.server_close()
 
 
+def url_model(model_id: str, name: str, task: str, licence: str, url: str, file_name: str, data: bytes) -> str:
+    """A catalog entry (TOML) for one file of ``data`` served at ``url``."""
+    return f"""
+[[model]]
+id = "{model_id}"
+name = "{name}"
+task = "{task}"
+family = "test"
+licence = "{licence}"
+sample_rate = 24000
+memory_mb = 1
+[model.source]
+kind = "url"
+url = "{url}"
+[[model.files]]
+name = "{file_name}"
+size = {len(data)}
+sha256 = "{sha(data)}"
+"""
+
+
 def write_catalog(tmp_path, url: str, extra: str = ""):
     path = tmp_path / "catalog.toml"
-    path.write_text(f"""
-[[model]]
-id = "codec"
-name = "Codec"
-task = "codec"
-family = "test"
-licence = "MIT"
-sample_rate = 24000
-memory_mb = 1
-[model.source]
-kind = "url"
-url = "{url}/files/codec/resolve/main/codec.bin"
-[[model.files]]
-name = "codec.bin"
-size = {len(CODEC)}
-sha256 = "{sha(CODEC)}"
-
-[[model]]
-id = "tok"
-name = "Tokenizer"
-task = "tokenizer"
-family = "test"
-licence = "CC-BY-NC-SA-4.0"
-sample_rate = 24000
-memory_mb = 1
-[model.source]
-kind = "url"
-url = "{url}/files/tok/resolve/main/tokens.json"
-[[model.files]]
-name = "tokens.json"
-size = {len(TOKENS)}
-sha256 = "{sha(TOKENS)}"
-
+    codec = url_model("codec", "Codec", "codec", "MIT", f"{url}/files/codec/resolve/main/codec.bin", "codec.bin",
+                      CODEC)
+    tok = url_model("tok", "Tokenizer", "tokenizer", "CC-BY-NC-SA-4.0", f"{url}/files/tok/resolve/main/tokens.json",
+                    "tokens.json", TOKENS)
+    path.write_text(f"""{codec}{tok}
 [[model]]
 id = "tts"
 name = "Speech"

@@ -7,23 +7,19 @@ import numpy as np
 import soundfile as sf
 
 from engine.tasks.separate import SeparateSettings
-from gui.main_window import MainWindow
 from gui.tasks.separate import SeparateTask
 from tests.conftest import GOLDEN
+from tests.gui_helpers import open_and_wait
 from tests.synth import speak
 
 TINY = GOLDEN / "mossformer2" / "tiny_0.safetensors"
 
 
-def test_separating_the_selection_adds_one_track_per_speaker(qtbot, tmp_path):
+def test_separating_the_selection_adds_one_track_per_speaker(qtbot, window, tmp_path):
     path = tmp_path / "meeting.wav"
     voice = speak("Good morning everyone, let us begin the meeting.", "en")
     sf.write(path, voice, 16000)
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.show()
-    window.open_file(path)
-    qtbot.waitUntil(lambda: len(window.tracks()) == 1, timeout=10000)
+    open_and_wait(qtbot, window, path)
     window.track_area.selection.set(0.5, 1.5)
 
     assert "Separate speakers…" in [a.text() for a in window.actions.tasks_menu.actions()]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 import engine.models.lina as lina
 import engine.models.lina.synthesis as synthesis
@@ -17,24 +16,14 @@ from engine.jobs import CancelToken, Progress
 from engine.models.lina import STOP_TOKEN
 from engine.tasks.speak import (PromptVoice, SpeakSettings, join_with_crossfades, normalize_text, number_words,
                                 speak, split_text)
-from tests.tiny_speech import install_tiny_speech_models
+from tests.tiny_speech import speech_models, tiny_models_dir  # noqa: F401 (shared fixtures)
 
 HOP = 320  # samples per codec frame at 24 kHz
 
 
-@pytest.fixture(scope="module")
-def tiny_models_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("speech")
-    install_tiny_speech_models(root / "models", root / "staging")
-    return root / "models"
-
-
 @pytest.fixture
-def models(tiny_models_dir, monkeypatch, tmp_path):
-    monkeypatch.setenv("VOCALIS_MODELS", str(tiny_models_dir))
-    monkeypatch.setenv("VOCALIS_VOICES", str(tmp_path / "voices"))
-    torch.set_num_threads(1)
-    return tiny_models_dir
+def models(speech_models):
+    return speech_models
 
 
 def stop_after(monkeypatch, frames: int) -> None:

@@ -6,34 +6,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from engine.audio import io as audio_io
 from engine.audio.clip import Clip
 from engine.tasks.learn_voice import LearnVoiceSettings
 from engine.tasks.speak import SpeakSettings
 from engine.voices import list_voices, rename_voice
-from gui.main_window import MainWindow
 from gui.tasks.speak import LEARNED, SpeakTask
 from gui.voices_dialog import VoicesDialog
-from tests.tiny_speech import install_tiny_speech_models
-
-
-@pytest.fixture(scope="module")
-def tiny_models_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("speech")
-    install_tiny_speech_models(root / "models", root / "staging")
-    return root / "models"
+from tests.tiny_speech import speech_models, tiny_models_dir  # noqa: F401 (shared fixtures)
 
 
 @pytest.fixture
-def window(qtbot, tiny_models_dir, monkeypatch, tmp_path):
-    monkeypatch.setenv("VOCALIS_MODELS", str(tiny_models_dir))
-    monkeypatch.setenv("VOCALIS_VOICES", str(tmp_path / "voices"))
-    torch.set_num_threads(1)
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.show()
+def window(speech_models, window):
+    """conftest's main window, created once the tiny speech models are in place."""
     return window
 
 

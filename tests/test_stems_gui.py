@@ -9,19 +9,16 @@ import soundfile as sf
 from engine.tasks.stems import StemsSettings
 from gui.main_window import MainWindow
 from gui.tasks.stems import StemsTask
+from tests.gui_helpers import open_and_wait
 from tests.synth import tone
 from tests.test_stems_task import save_small_hdemucs
 
 
-def test_separating_the_selection_adds_one_track_per_stem(qtbot, tmp_path):
+def test_separating_the_selection_adds_one_track_per_stem(qtbot, window, tmp_path):
     _, checkpoint = save_small_hdemucs(tmp_path)
     path = tmp_path / "band.wav"
     sf.write(path, np.stack([tone(330.0, 2.0, 22050, amplitude=0.3)] * 2, axis=1), 22050)
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.show()
-    window.open_file(path)
-    qtbot.waitUntil(lambda: len(window.track_area.tracks) == 1, timeout=10000)
+    open_and_wait(qtbot, window, path)
     window.track_area.selection.set(0.5, 1.5)
 
     assert "Separate music stems…" in [a.text() for a in window.actions.tasks_menu.actions()]

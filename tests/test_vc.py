@@ -26,89 +26,48 @@ from tests.conftest import GOLDEN, have
 from tests.synth import speak
 from tests.test_whisper_encoder import save_tiny_whisper
 
-CATALOG = """
+def imported_model(model_id: str, name: str, task: str, family: str, sample_rate: int, files: dict[str, int | None],
+                   *, requires: str = "", config: str = "") -> str:
+    """A test catalog entry (TOML) for files the test imports; ``files`` maps each name to its exact size, or
+    to None for weights written by the test (their size is not fixed)."""
+    listed = "".join(f'[[model.files]]\nname = "{file}"\n'
+                     + (f"size = {size}\n" if size is not None else "size = 1\nsize_exact = false\n")
+                     for file, size in files.items())
+    return f"""
 [[model]]
-id = "seed-vc-v1"
-name = "reduced Seed-VC (golden tiny_0)"
-task = "vc"
-family = "seedvc"
+id = "{model_id}"
+name = "{name}"
+task = "{task}"
+family = "{family}"
 licence = "test"
-sample_rate = 22050
+sample_rate = {sample_rate}
 memory_mb = 10
-requires = ["whisper-test-encoder", "campplus-test", "bigvgan-test"]
+{requires}
 [model.source]
 kind = "import"
 hint = "test"
-[[model.files]]
-name = "tiny_0.pth"
-size = 4347721
-[[model.files]]
-name = "config.json"
-size = 2513
-[model.config]
-config_file = "config.json"
-content_encoder = "whisper-test-encoder"
-style_encoder = "campplus-test"
-vocoder = "bigvgan-test"
+{listed}{config}"""
 
-[[model]]
-id = "whisper-test-encoder"
-name = "random Whisper, 768 wide"
-task = "content-encoder"
-family = "whisper-encoder"
-licence = "test"
-sample_rate = 16000
-memory_mb = 10
-[model.source]
-kind = "import"
-hint = "test"
-[[model.files]]
-name = "model.safetensors"
-size = 1
-size_exact = false
-[[model.files]]
-name = "config.json"
-size = 1
-size_exact = false
-[[model.files]]
-name = "preprocessor_config.json"
-size = 1
-size_exact = false
 
-[[model]]
-id = "campplus-test"
-name = "random CAM++"
-task = "speaker-embedding"
-family = "campplus"
-licence = "test"
-sample_rate = 16000
-memory_mb = 10
-[model.source]
-kind = "import"
-hint = "test"
-[[model.files]]
-name = "campplus.pt"
-size = 1
-size_exact = false
+CATALOG = "".join([
+    imported_model("seed-vc-v1", "reduced Seed-VC (golden tiny_0)", "vc", "seedvc", 22050,
+                   {"tiny_0.pth": 4347721, "config.json": 2513},
+                   requires='requires = ["whisper-test-encoder", "campplus-test", "bigvgan-test"]',
+                   config='[model.config]\nconfig_file = "config.json"\ncontent_encoder = "whisper-test-encoder"\n'
+                          'style_encoder = "campplus-test"\nvocoder = "bigvgan-test"\n'),
+    imported_model("whisper-test-encoder", "random Whisper, 768 wide", "content-encoder", "whisper-encoder", 16000,
+                   dict.fromkeys(("model.safetensors", "config.json", "preprocessor_config.json"))),
+    imported_model("campplus-test", "random CAM++", "speaker-embedding", "campplus", 16000, {"campplus.pt": None}),
+    imported_model("bigvgan-test", "reduced BigVGAN (golden tiny_0)", "vocoder", "bigvgan", 22050,
+                   {"bigvgan_generator.pt": 735418, "config.json": 602}),
+])
 
-[[model]]
-id = "bigvgan-test"
-name = "reduced BigVGAN (golden tiny_0)"
-task = "vocoder"
-family = "bigvgan"
-licence = "test"
-sample_rate = 22050
-memory_mb = 10
-[model.source]
-kind = "import"
-hint = "test"
-[[model.files]]
-name = "bigvgan_generator.pt"
-size = 735418
-[[model.files]]
-name = "config.json"
-size = 602
-"""
+
+def catalog_store(tmp_path) -> ModelStore:
+    """An empty models folder in ``tmp_path`` with the test catalog."""
+    catalog_path = tmp_path / "catalog.toml"
+    catalog_path.write_text(CATALOG)
+    return ModelStore(tmp_path / "models", read_catalog(catalog_path))
 
 
 def require_espeak() -> None:
@@ -139,9 +98,7 @@ def model_files(tmp_path_factory) -> dict[str, dict[str, Path]]:
 @pytest.fixture
 def store(tmp_path, monkeypatch, model_files) -> ModelStore:
     """A models folder with the test catalog, installed, standing in for the default store."""
-    catalog_path = tmp_path / "catalog.toml"
-    catalog_path.write_text(CATALOG)
-    store = ModelStore(tmp_path / "models", read_catalog(catalog_path))
+    store = catalog_store(tmp_path)
     for model_id, files in model_files.items():
         store.install(model_id, files, origin="test", mode="copy")
     monkeypatch.setattr(loading, "default_store", lambda *args, **kwargs: store)
@@ -239,9 +196,7 @@ def test_bad_references_are_refused_clearly(store, voices, tmp_path):
 
 
 def test_missing_models_are_named_together(tmp_path, monkeypatch):
-    catalog_path = tmp_path / "catalog.toml"
-    catalog_path.write_text(CATALOG)
-    empty = ModelStore(tmp_path / "models", read_catalog(catalog_path))
+    empty = catalog_store(tmp_path)
     monkeypatch.setattr(loading, "default_store", lambda *args, **kwargs: empty)
     with pytest.raises(MissingModelError,
                        match=r"(?s)not installed: whisper-test-encoder.*campplus-test.*bigvgan-test.*seed-vc-v1"):

@@ -22,23 +22,14 @@ from engine.tasks.learn_voice import LearnVoiceSettings, learn_voice
 from engine.tasks.speak import SpeakSettings, load_speech_models, speak
 from engine.voices import delete_voice, find_voice, list_voices, rename_voice, training_paths
 from tests.conftest import REPO
-from tests.tiny_speech import install_tiny_speech_models
+from tests.tiny_speech import speech_models, tiny_models_dir  # noqa: F401 (shared fixtures)
 
 TEXTS = ("hello there, this is me.", "a short one.", "the voice says words.")
 
 
-@pytest.fixture(scope="module")
-def tiny_models_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("speech")
-    install_tiny_speech_models(root / "models", root / "staging")
-    return root / "models"
-
-
 @pytest.fixture
-def env(tiny_models_dir, monkeypatch, tmp_path):
-    monkeypatch.setenv("VOCALIS_MODELS", str(tiny_models_dir))
-    monkeypatch.setenv("VOCALIS_VOICES", str(tmp_path / "voices"))
-    torch.set_num_threads(1)
+def env(speech_models, tmp_path):
+    """The test's folder, whose ``voices`` subfolder the app uses."""
     return tmp_path
 
 

@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -33,6 +34,24 @@ def _lina_hyper_parameters() -> dict:
             "n_codebook": model["n_codebook"], "n_special_token_in": model["n_special_token_in"],
             "n_special_token_out": model["n_special_token_out"], "n_txt_vocab": model["n_txt_vocab"],
             "tie_embed": False, "spk_encoder": None, "learning_rate": 2e-4}
+
+
+@pytest.fixture(scope="module")
+def tiny_models_dir(tmp_path_factory) -> Path:
+    """The tiny speech models, installed once per test module."""
+    root = tmp_path_factory.mktemp("speech")
+    install_tiny_speech_models(root / "models", root / "staging")
+    return root / "models"
+
+
+@pytest.fixture
+def speech_models(tiny_models_dir, monkeypatch, tmp_path) -> Path:
+    """Point the app at the tiny models and at a fresh voices folder (``tmp_path / "voices"``); one thread
+    keeps the shared CPUs free. Returns the models folder."""
+    monkeypatch.setenv("VOCALIS_MODELS", str(tiny_models_dir))
+    monkeypatch.setenv("VOCALIS_VOICES", str(tmp_path / "voices"))
+    torch.set_num_threads(1)
+    return tiny_models_dir
 
 
 def install_tiny_speech_models(models_dir: Path, staging: Path) -> ModelStore:

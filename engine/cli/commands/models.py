@@ -98,6 +98,16 @@ def _report(status: ModelStatus, as_json: bool, quiet: bool = False) -> int:
     return EXIT_OK if status.state is ModelState.INSTALLED else EXIT_FAILED
 
 
+def _report_all(statuses: list[ModelStatus], as_json: bool) -> int:
+    """Several models at once (verify, install with dependencies): one JSON document or one line each."""
+    if as_json:
+        print_json({"models": [s.to_dict() for s in statuses]})
+    else:
+        for status in statuses:
+            _report(status, False)
+    return EXIT_OK if all(s.state is ModelState.INSTALLED for s in statuses) else EXIT_FAILED
+
+
 def run(args: argparse.Namespace) -> int:
     store = default_store()
     as_json = getattr(args, "json", False)
@@ -120,12 +130,7 @@ def run(args: argparse.Namespace) -> int:
         ids = [args.model_id] if args.model_id else [e.id for e in store.catalog
                                                      if store.status(e.id).state is not ModelState.MISSING]
         results = [run_with_progress(store.verify, model_id, label=f"verify {model_id}") for model_id in ids]
-        if as_json:
-            print_json({"models": [s.to_dict() for s in results]})
-        else:
-            for status in results:
-                _report(status, False)
-        return EXIT_OK if all(s.state is ModelState.INSTALLED for s in results) else EXIT_FAILED
+        return _report_all(results, as_json)
     entry = store.catalog[args.model_id]
     if args.action == "delete":
         store.delete(entry.id)
@@ -140,10 +145,5 @@ def run(args: argparse.Namespace) -> int:
         if not _confirm_licences(todo, args.accept_licence):
             return EXIT_USAGE
         statuses = run_with_progress(install.install, store, entry.id, label=f"install {entry.id}")
-        if as_json:
-            print_json({"models": [s.to_dict() for s in statuses]})
-        else:
-            for status in statuses:
-                _report(status, False)
-        return EXIT_OK if all(s.state is ModelState.INSTALLED for s in statuses) else EXIT_FAILED
+        return _report_all(statuses, as_json)
     return EXIT_USAGE

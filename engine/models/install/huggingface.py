@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import time
+from pathlib import Path
 from typing import Callable
 
 from huggingface_hub import hf_hub_download
@@ -21,8 +20,10 @@ from huggingface_hub import errors as hf_errors
 from huggingface_hub.utils import tqdm as hf_tqdm
 
 from engine.errors import Cancelled, DownloadError
-from engine.jobs import CancelToken, Progress, null_progress
-from engine.models.store import ModelState, ModelStatus, ModelStore
+from engine.jobs import CancelToken, Progress
+from engine.models.catalog import ModelFile
+from engine.models.install.staged import install_staged
+from engine.models.store import ModelStatus, ModelStore
 
 log = logging.getLogger("vocalis.models.download")
 
@@ -66,44 +67,22 @@ def install(store: ModelStore, model_id: str, *, progress: Progress | None = Non
     Raises :class:`DownloadError` (offline, proxy, not found), :class:`BadInputError` (a file does not
     match the catalog's size or sha256: the model is then corrupt, never installed) or ``Cancelled``.
     """
-    progress = progress or null_progress()
     cancel = cancel or CancelToken()
     entry = store.catalog[model_id]
-    current = store.status(model_id)
-    if current.state is ModelState.INSTALLED:
-        progress(1.0, f"{entry.id} is already installed")
-        return current
     endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
-    staging = store.staging(model_id)
-    transfer = progress.sub(0.0, 0.8)
-    total = max(1, entry.size)
-    received = 0
-    started = time.monotonic()
 
-    def on_bytes(count: int) -> None:
-        nonlocal received
-        received += count
-        elapsed = time.monotonic() - started
-        speed = f" at {received / elapsed / 1e6:.1f} MB/s" if elapsed > 0 else ""
-        transfer(min(received / total, 1.0),
-                 f"downloading {entry.id}: {received / 1e6:.1f} of {total / 1e6:.1f} MB{speed}")
-
-    bar_class = _progress_bar_class(on_bytes, cancel)
-    staged = {}
-    for spec in entry.files:
-        cancel.check()
+    def fetch(spec: ModelFile, staging: Path, on_bytes: Callable[[int], None]) -> Path:
         try:
-            path = hf_hub_download(entry.source.repo, spec.remote_name, revision=entry.source.revision,
-                                   local_dir=staging, endpoint=endpoint, token=token, tqdm_class=bar_class)
+            return Path(hf_hub_download(entry.source.repo, spec.remote_name, revision=entry.source.revision,
+                                        local_dir=staging, endpoint=endpoint, token=token,
+                                        tqdm_class=_progress_bar_class(on_bytes, cancel)))
         except Cancelled:
             raise
         except Exception as exc:  # noqa: BLE001 - every hub failure becomes a message for the user
             raise _explain(exc, entry.source.repo, spec.remote_name, endpoint) from exc
-        staged[spec.name] = path
-    status = store.install(model_id, staged, origin=f"{endpoint}/{entry.source.repo}@{entry.source.revision}",
-                           mode="move", progress=progress.sub(0.8, 1.0), cancel=cancel)
-    shutil.rmtree(staging, ignore_errors=True)
-    return status
+
+    return install_staged(store, model_id, fetch, origin=f"{endpoint}/{entry.source.repo}@{entry.source.revision}",
+                          progress=progress, cancel=cancel)
 
 
 def _explain(exc: BaseException, repo: str, filename: str, endpoint: str) -> DownloadError:

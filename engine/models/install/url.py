@@ -10,15 +10,15 @@ release), not to a moving branch.
 from __future__ import annotations
 
 import http.client
-import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from engine.errors import Cancelled, DownloadError
-from engine.jobs import CancelToken, Progress, null_progress
+from engine.jobs import CancelToken, Progress
 from engine.models.catalog import CatalogEntry, ModelFile
-from engine.models.store import ModelState, ModelStatus, ModelStore
+from engine.models.install.staged import install_staged
+from engine.models.store import ModelStatus, ModelStore
 
 CHUNK = 1 << 20
 TIMEOUT_S = 30
@@ -78,30 +78,13 @@ def _fetch(url: str, target: Path, on_bytes, cancel: CancelToken, model_id: str)
 def install(store: ModelStore, model_id: str, *, progress: Progress | None = None,
             cancel: CancelToken | None = None) -> ModelStatus:
     """Fetch every file of ``model_id`` and install it (nothing is fetched when it is already installed)."""
-    progress = progress or null_progress()
     cancel = cancel or CancelToken()
     entry = store.catalog[model_id]
-    current = store.status(model_id)
-    if current.state is ModelState.INSTALLED:
-        progress(1.0, f"{entry.id} is already installed")
-        return current
-    staging = store.staging(model_id)
-    transfer = progress.sub(0.0, 0.8)
-    total = max(1, entry.size)
-    received = 0
 
-    def on_bytes(count: int) -> None:
-        nonlocal received
-        received += count
-        transfer(min(received / total, 1.0), f"downloading {entry.id}: {received / 1e6:.1f} MB")
-
-    staged = {}
-    for spec in entry.files:
-        cancel.check()
+    def fetch(spec: ModelFile, staging: Path, on_bytes) -> Path:
         target = staging / spec.name
         _fetch(file_url(entry, spec), target, on_bytes, cancel, entry.id)
-        staged[spec.name] = target
-    status = store.install(model_id, staged, origin=entry.source.url or "url", mode="move",
-                           progress=progress.sub(0.8, 1.0), cancel=cancel)
-    shutil.rmtree(staging, ignore_errors=True)
-    return status
+        return target
+
+    return install_staged(store, model_id, fetch, origin=entry.source.url or "url", progress=progress,
+                          cancel=cancel)
