@@ -168,7 +168,7 @@ class ConvertVoiceTask(QObject):
         self.action = QAction("Convert voice…", window)
         self.action.setToolTip("Say the current track in the voice of another track or file (Seed-VC v1)")
         self.action.triggered.connect(self.show_panel)
-        window.add_task_action(self.action)
+        window.add_task_action(self.action, needs_track=True)  # it converts the current track
 
     def show_panel(self) -> ConvertVoicePanel:
         if self.panel is None:
