@@ -109,7 +109,7 @@ def style_features(wave: np.ndarray, mel: MelSettings, frames: int) -> torch.Ten
 
     wave = np.asarray(wave, dtype=np.float32)
     f0, voiced, _ = librosa.pyin(wave, fmin=PYIN_FMIN, fmax=PYIN_FMAX, sr=mel.sample_rate,
-                                 frame_length=mel.win_length * 2, hop_length=mel.hop_length, center=True)
+                                 frame_length=mel.win_length, hop_length=mel.hop_length, center=True)
     rms = librosa.feature.rms(y=wave, frame_length=mel.win_length, hop_length=mel.hop_length, center=True)[0]
 
     def fit(values: np.ndarray) -> np.ndarray:
