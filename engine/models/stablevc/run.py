@@ -65,3 +65,16 @@ def build(config: StableVCConfig, centroids: torch.Tensor) -> StableVC:
     model = StableVC(config, centroids.shape[1])
     model.centroids.copy_(centroids)
     return model
+
+
+def runs_folder() -> Path:
+    """Where the GUI looks for trained runs (``vocalis train stablevc DATA --out <this folder>/NAME``)."""
+    from engine.paths import data_dir
+
+    return data_dir() / "runs"
+
+
+def find_runs(folder: Path | None = None) -> list[Path]:
+    """The trained runs directly inside ``folder`` (default :func:`runs_folder`), by name."""
+    folder = runs_folder() if folder is None else folder
+    return sorted(child for child in folder.iterdir() if is_run(child)) if folder.is_dir() else []
