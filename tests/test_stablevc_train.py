@@ -161,3 +161,8 @@ def test_convert_voice_with_a_run_follows_the_style_reference_rhythm(setup, stra
                                                                                 length=2.0),
                                  vc.null_progress(), vc.CancelToken(), models=models)
     assert longer.frames == pytest.approx(2 * first.frames, rel=0.05)
+    # With the source's rhythm the output is as long as the source (to a mel frame and the resampling).
+    from engine.models.stablevc.convert import convert
+
+    kept = convert(clip["0"], clip["1"], clip["2"], models, steps=1, rhythm="source", method="midpoint", sway=-1.0)
+    assert abs(kept.frames - clip["0"].frames) <= 2 * 256

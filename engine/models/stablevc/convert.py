@@ -28,11 +28,12 @@ from engine.jobs import CancelToken, Progress, null_progress
 from engine.models.seedvc.mel import log_mel
 from engine.models.stablevc import features as front
 from engine.models.stablevc.model import Conditions, StableVC
-from engine.models.stablevc.units import assign_units, deduplicate, expand
+from engine.models.stablevc.units import assign_units, deduplicate, expand, rescale_durations
 
 REFERENCE_MAX_SECONDS = 25.0
 WINDOW_SECONDS = 30
 OVERLAP_FRAMES = 16
+RHYTHMS = ("style", "source")
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,13 @@ def _mono(clip: Clip, rate: int, seconds: float | None = None) -> np.ndarray:
 
 def convert(source: Clip, timbre: Clip, style: Clip, models: RunModels, *, steps: int = 10,
             timbre_scale: float = 0.7, style_scale: float = 0.7, length: float = 1.0, seed: int = 0,
-            method: str = "euler", sway: float | None = None, progress: Progress | None = None,
+            method: str = "euler", sway: float | None = None, rhythm: str = "style", progress: Progress | None = None,
             cancel: CancelToken | None = None) -> Clip:
-    """``source`` said with ``timbre``'s voice and ``style``'s prosody, mono at the source's sample rate."""
+    """``source`` said with ``timbre``'s voice and ``style``'s prosody, mono at the source's sample rate.
+    ``rhythm``: "style" (durations predicted at the style reference's speaking rate) or "source" (the
+    source's own unit durations: the output is as long as the source times ``length``)."""
+    if rhythm not in RHYTHMS:
+        raise ValueError(f"rhythm must be one of {', '.join(RHYTHMS)}, not {rhythm!r}")
     progress = progress or null_progress()
     cancel = cancel or CancelToken()
     model, config = models.model, models.model.config
@@ -96,9 +101,12 @@ def convert(source: Clip, timbre: Clip, style: Clip, models: RunModels, *, steps
                                 model.centroids.cpu())
     if source_units.numel() == 0:
         raise BadInputError(source.source, "the source is too short for its content to be read")
-    unique, _ = deduplicate(source_units)
-    durations = model.predict_durations(unique, style_rate)
-    durations = torch.clamp(torch.round(durations.double() * length), min=1).long()
+    unique, counts = deduplicate(source_units)
+    if rhythm == "style":
+        durations = model.predict_durations(unique, style_rate)
+        durations = torch.clamp(torch.round(durations.double() * length), min=1).long()
+    else:  # the source's runs, re-timed from WavLM's 50 frames/s onto mel frames
+        durations = rescale_durations(counts, length * config.frames_per_second * front.WAVLM_HOP / front.WAVLM_RATE)
     units = expand(unique, durations)
     frames = units.numel()
     cancel.check()

@@ -41,6 +41,9 @@ class WavLMContent(torch.nn.Module):
         self.normalize = normalize
         if not 0 <= layer <= model.config.num_hidden_layers:
             raise ModelLoadError(f"WavLM has hidden states 0..{model.config.num_hidden_layers}, not {layer}")
+        # Layers past the one read are never needed: keep one more than it (the last layer's output would get
+        # the final layer norm of the stable-layer-norm variants, which the full model's layer ``layer`` lacks).
+        del model.encoder.layers[layer + 1:]
 
     @property
     def output_dim(self) -> int:
@@ -69,8 +72,9 @@ class WavLMContent(torch.nn.Module):
             piece = torch.nn.functional.pad(piece, (0, max(0, 400 - piece.shape[-1])))
             pieces.append(self._encode(piece)[start - left:stop - left])
         out = torch.cat(pieces)[:frames]
-        return torch.nn.functional.pad(out, (0, 0, 0, frames - out.shape[0]), mode="replicate") if \
-            0 < out.shape[0] < frames else out
+        if 0 < out.shape[0] < frames:  # the last frame lacks its full 400-sample window: repeat the one before
+            out = torch.cat([out, out[-1:].expand(frames - out.shape[0], -1)])
+        return out
 
 
 def load_wavlm(folder: str | Path, layer: int, device: str | torch.device = "cpu") -> WavLMContent:
