@@ -143,7 +143,9 @@ def test_vocalis_train_and_vc_with_the_run_for_real(setup, straight, tmp_path):
     assert set(report["similarity"]) == {"output_to_timbre", "source_to_timbre"}
 
 
-def test_convert_voice_with_a_run_follows_the_style_reference_rhythm(setup, straight):
+def test_convert_voice_with_a_run_follows_the_style_reference_rhythm(setup, straight, monkeypatch):
+    from engine.models.cache import model_cache
+    from engine.models.stablevc import convert as stablevc_convert
     from engine.tasks import vc
 
     run = straight
@@ -151,6 +153,7 @@ def test_convert_voice_with_a_run_follows_the_style_reference_rhythm(setup, stra
     clip = {name: Clip(wave[None], 22050, name=name) for name, wave in speech.items()}
     settings = vc.VCSettings(model=str(run), steps=2, device="cpu")
     models = vc.run_models(settings)
+    assert vc.run_models(settings) is models  # cached: a batch loads the run once
     first = vc.convert_with_run(clip["0"], clip["1"], clip["2"], settings, vc.null_progress(), vc.CancelToken(),
                                 models=models)
     again = vc.convert_voice(clip["0"], clip["1"], settings, style=clip["2"])
@@ -166,3 +169,13 @@ def test_convert_voice_with_a_run_follows_the_style_reference_rhythm(setup, stra
 
     kept = convert(clip["0"], clip["1"], clip["2"], models, steps=1, rhythm="source", method="midpoint", sway=-1.0)
     assert abs(kept.frames - clip["0"].frames) <= 2 * 256
+    # Long outputs run in overlapping windows (here of 0.6 s), each attending to its part of the style contour.
+    monkeypatch.setattr(stablevc_convert, "WINDOW_SECONDS", 0.6)
+    windows = []
+    sample = models.model.sample
+    monkeypatch.setattr(models.model, "sample", lambda units, *a, **k: windows.append(units.shape[1]) or
+                        sample(units, *a, **k))
+    chunked = convert(clip["0"], clip["1"], clip["2"], models, steps=1, rhythm="source")
+    assert len(windows) > 3 and max(windows) == int(0.6 * 22050 / 256)
+    assert chunked.frames == kept.frames and np.isfinite(chunked.samples).all()
+    model_cache.clear()

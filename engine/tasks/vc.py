@@ -259,9 +259,19 @@ def stablevc_run(settings: VCSettings) -> bool:
 
 
 def run_models(settings: VCSettings) -> Any:
+    """The run's models, cached (a batch loads them once) until the run's weights change."""
+    from engine.models.cache import model_cache
     from engine.models.stablevc.convert import load_run_models
+    from engine.models.stablevc.run import WEIGHTS_NAME
 
-    return load_run_models(settings.model, devices.resolve(settings.device))
+    device = devices.resolve(settings.device)
+    weights = Path(settings.model).resolve() / WEIGHTS_NAME
+    key = ("stablevc-run", str(weights), weights.stat().st_mtime_ns, str(device))
+
+    def load() -> Any:
+        return load_run_models(settings.model, device)
+
+    return model_cache.get(key, load)
 
 
 def convert_with_run(source: Clip, timbre: Clip, style: Clip | None, settings: VCSettings, progress: Progress,

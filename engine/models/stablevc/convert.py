@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,14 +35,13 @@ OVERLAP_FRAMES = 16
 RHYTHMS = ("style", "source")
 
 
-@dataclass(frozen=True)
-class RunModels:
-    """A trained run and the encoders and vocoder it converts with."""
+class RunModels(torch.nn.Module):
+    """A trained run and the encoders and vocoder it converts with (one module, so a model cache sees its
+    size)."""
 
-    model: StableVC
-    content: front.WavLMContent
-    speaker: Any
-    vocoder: Any
+    def __init__(self, model: StableVC, content: front.WavLMContent, speaker: Any, vocoder: Any):
+        super().__init__()
+        self.model, self.content, self.speaker, self.vocoder = model, content, speaker, vocoder
 
 
 def load_run_models(run_dir: str, device: str | torch.device = "cpu") -> RunModels:
