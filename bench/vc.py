@@ -110,7 +110,7 @@ def rtf_table(args: argparse.Namespace) -> None:
 
                 stable = stablevc_models(device, dtype, models.speaker, models.vocoder)
                 style = voice(TIMBRE_SECONDS, 3)
-                convert(source, timbre, style, stable, steps=1)  # warm-up
+                convert(source, timbre, style, stable, steps=1, rhythm="source")  # warm-up
             first = None
             for steps in args.steps:
                 sync(device)
@@ -125,10 +125,10 @@ def rtf_table(args: argparse.Namespace) -> None:
                 if stable is not None:
                     sync(device)
                     start = time.perf_counter()
-                    out = convert(source, timbre, style, stable, steps=steps)
+                    out = convert(source, timbre, style, stable, steps=steps, rhythm="source")
                     sync(device)
                     stable_elapsed = time.perf_counter() - start
-                    seconds = out.duration  # the duration predictor decides the output length
+                    seconds = out.duration  # the source's rhythm: as long as the source, like Seed-VC's output
                     print(f"{device_name:5s} {precision:4s} {steps:3d} steps  {args.seconds:5.1f} s source  "
                           f"StableVC RTF {stable_elapsed / args.seconds:7.3f} ({seconds:.1f} s out)  "
                           f"{stable_elapsed / elapsed:5.2f}x the Seed-VC time", flush=True)

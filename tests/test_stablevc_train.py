@@ -178,4 +178,10 @@ def test_convert_voice_with_a_run_follows_the_style_reference_rhythm(setup, stra
     chunked = convert(clip["0"], clip["1"], clip["2"], models, steps=1, rhythm="source")
     assert len(windows) > 3 and max(windows) == int(0.6 * 22050 / 256)
     assert chunked.frames == kept.frames and np.isfinite(chunked.samples).all()
+    from engine.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="style reference is 0.10 s long"):
+        convert(clip["0"], clip["1"], Clip(clip["2"].samples[:, :2205], 22050), models, steps=1)
+    with pytest.raises(ValueError, match="rhythm must be one of"):
+        convert(clip["0"], clip["1"], clip["2"], models, steps=1, rhythm="free")
     model_cache.clear()

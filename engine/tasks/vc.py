@@ -321,7 +321,8 @@ def process_file(input_path: Path, output_stem: Path, settings: VCSettings, prog
 
 registry.register(registry.FileTask(
     name="vc",
-    help="convert the voice of recordings to the voice of a timbre reference (Seed-VC v1)",
+    help="convert the voice of recordings to the voice of a timbre reference (Seed-VC v1), or with a trained "
+         "StableVC run (--model RUN_DIR) to a timbre and a separate --style reference",
     settings_type=VCSettings,
     process_file=process_file,
     output_names=output_names,

@@ -11,7 +11,8 @@
    the optimal-transport path with timbre and style dropped independently (classifier-free guidance), plus
    ``duration_weight`` × the duration loss. AdamW, linear warm-up, gradient clipping at 1, EMA of the
    weights (what ``model.safetensors`` holds), bf16 autocast on CUDA. Checkpoints every
-   ``checkpoint_every`` steps and at the end; ``resume`` continues bit-for-bit from ``state.pt``.
+   ``checkpoint_every`` steps and at the end; ``resume`` continues bit-for-bit from ``state.pt``. Losses go to
+   ``log.csv`` (and to TensorBoard when it is installed).
 """
 
 from __future__ import annotations
@@ -193,6 +194,16 @@ def save_state(path: Path, model: StableVC, ema: StableVC, optimizer: torch.opti
         torch.save(state, temp)
 
 
+def tensorboard_writer(run_dir: Path):
+    """A TensorBoard writer into ``RUN_DIR/tensorboard`` when the tensorboard package is installed (it is not
+    a dependency: the CSV log is always written), else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(run_dir / "tensorboard"))
+
+
 def train(data_dir: str | Path, run_dir: str | Path, config: StableVCConfig | str | Path = "tiny", *,
           max_steps: int | None = None, resume: bool = False, device: str = "cpu",
           report: Report = print) -> Path:
@@ -257,6 +268,7 @@ def train(data_dir: str | Path, run_dir: str | Path, config: StableVCConfig | st
     log_path = run_dir / LOG_NAME
     new_log = not log_path.is_file() or not resume
     started = time.monotonic()
+    board = tensorboard_writer(run_dir)
     with open(log_path, "w" if new_log else "a", newline="", encoding="utf-8") as log_file:
         log = csv.writer(log_file)
         if new_log:
@@ -284,9 +296,14 @@ def train(data_dir: str | Path, run_dir: str | Path, config: StableVCConfig | st
                 log.writerow([step, f"{loss.item():.6f}", f"{flow_loss.item():.6f}", f"{duration_loss.item():.6f}",
                               f"{learning_rate:.3g}", f"{seconds:.1f}"])
                 log_file.flush()
+                if board is not None:
+                    for name, value in (("loss", loss), ("flow_loss", flow_loss), ("duration_loss", duration_loss)):
+                        board.add_scalar(name, value.item(), step)
                 report(f"step {step}/{config.max_steps}: loss {loss.item():.4f} (flow {flow_loss.item():.4f}, "
                        f"duration {duration_loss.item():.4f})")
             if step % config.checkpoint_every == 0 or step == config.max_steps:
                 save_weights(ema, run_dir / WEIGHTS_NAME)
                 save_state(state_path, model, ema, optimizer, step, generator)
+    if board is not None:
+        board.close()
     return run_dir
