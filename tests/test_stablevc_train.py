@@ -94,6 +94,7 @@ def test_training_lowers_the_loss_repeats_with_a_seed_and_resumes_exactly(setup,
     assert losses(straight, "duration_loss")[-1] < losses(straight, "duration_loss")[0]
     assert is_run(straight) and (straight / "kmeans.safetensors").is_file()
     assert len(list((straight / "features").glob("*.safetensors"))) == len(SENTENCES)
+    assert (straight / "log.csv").is_file() and (straight / "state.pt").is_file()
 
     # Interrupted at half way, then resumed: the same log and the same weights as the straight run (so a
     # seeded run repeats, and the cached features give what freshly computed ones gave).
@@ -104,6 +105,7 @@ def test_training_lowers_the_loss_repeats_with_a_seed_and_resumes_exactly(setup,
     messages = []
     train.train(setup["data"], halted, max_steps=STEPS, resume=True, report=messages.append)
     assert not any(message.startswith("features") for message in messages)  # the cache was reused
+    assert any("notes.txt" in message and message.startswith("skipped") for message in messages)
     assert losses(halted) == flow_losses
     from safetensors.torch import load_file
 

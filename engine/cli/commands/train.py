@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from engine.models.stablevc import read_config, train
+    from engine.tasks.registry import AUDIO_EXTENSIONS
 
     overrides = {key: value for key, value in (("content_encoder", args.content_encoder),
                                                ("speaker_encoder", args.speaker_encoder),
@@ -39,6 +40,6 @@ def run(args: argparse.Namespace) -> int:
     config = read_config(args.config).with_changes(**overrides)
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     run_dir = train.train(args.data, args.out, config, max_steps=args.max_steps, resume=args.resume, device=device,
-                          report=lambda line: print(line, file=sys.stderr, flush=True))
+                          extensions=AUDIO_EXTENSIONS, report=lambda line: print(line, file=sys.stderr, flush=True))
     print(run_dir)
     return EXIT_OK

@@ -23,7 +23,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -39,7 +39,6 @@ from engine.models.stablevc.config import CONFIG_NAME, StableVCConfig, read_conf
 from engine.models.stablevc.model import Conditions, StableVC
 from engine.models.stablevc.run import STATE_NAME, WEIGHTS_NAME, build, save_weights
 from engine.models.stablevc.units import assign_units, deduplicate, expand, fit_kmeans, rescale_durations
-from engine.tasks.registry import AUDIO_EXTENSIONS
 
 KMEANS_NAME = "kmeans.safetensors"
 LOG_NAME = "log.csv"
@@ -56,8 +55,13 @@ class CachedClip:
     speaker: torch.Tensor  # (192,)
 
 
-def audio_files(data_dir: Path) -> list[Path]:
-    files = sorted(p for p in data_dir.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+def audio_files(data_dir: Path, extensions: Sequence[str] | None) -> list[Path]:
+    """The files under ``data_dir`` with one of ``extensions`` (None: every file; unreadable ones are then
+    reported and skipped while caching)."""
+    if not data_dir.is_dir():
+        raise BadInputError(data_dir, "the training data folder does not exist")
+    files = sorted(p for p in data_dir.rglob("*") if p.is_file() and not p.name.startswith(".")
+                   and (extensions is None or p.suffix.lower() in extensions))
     if not files:
         raise BadInputError(data_dir, "no audio files found for training")
     return files
@@ -206,8 +210,9 @@ def tensorboard_writer(run_dir: Path):
 
 def train(data_dir: str | Path, run_dir: str | Path, config: StableVCConfig | str | Path = "tiny", *,
           max_steps: int | None = None, resume: bool = False, device: str = "cpu",
-          report: Report = print) -> Path:
-    """Run the recipe; returns the run folder. ``resume`` continues a run (its own config wins)."""
+          extensions: Sequence[str] | None = None, report: Report = print) -> Path:
+    """Run the recipe; returns the run folder. ``resume`` continues a run (its own config wins);
+    ``extensions`` picks the audio files of the data folder (None: try every file)."""
     data_dir, run_dir = Path(data_dir), Path(run_dir)
     state_path = run_dir / STATE_NAME
     if resume:
@@ -229,7 +234,7 @@ def train(data_dir: str | Path, run_dir: str | Path, config: StableVCConfig | st
 
     content = front.resolve_model(config.content_encoder, lambda p: front.load_wavlm(p, config.content_layer))
     speaker = front.resolve_model(config.speaker_encoder, campplus.load_model)
-    cached = cache_features(audio_files(data_dir), data_dir, run_dir / FEATURES_DIR, config, content, speaker, report)
+    cached = cache_features(audio_files(data_dir, extensions), data_dir, run_dir / FEATURES_DIR, config, content, speaker, report)
     del content, speaker
     clips = load_cached(cached)
 
