@@ -46,10 +46,10 @@ def test_trained_runs_are_listed_and_make_the_style_reference_live(qtbot, monkey
     assert panel.style_clip() is style_track.clip
 
     calls = []
-    monkeypatch.setattr(window, "run_job", lambda fn, *args, **kwargs: calls.append((fn, args)))
+    monkeypatch.setattr(window, "run_job", lambda fn, *args, **kwargs: calls.append((fn, args, kwargs)))
     panel.convert()
-    (fn, (clip, timbre, settings)), = calls
-    assert settings.model == run and fn.keywords == {"style": style_track.clip}
+    (fn, (clip, timbre, settings), kwargs), = calls
+    assert settings.model == run and kwargs["style"] is style_track.clip
 
     # Back to Seed-VC: the style reference is fixed to the timbre again.
     assert models.index_of("seed-vc-v1") >= 0

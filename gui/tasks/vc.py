@@ -3,7 +3,6 @@ another track, that track's selection, or a file — as a new track, with the vo
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject
@@ -204,7 +203,7 @@ class ConvertVoicePanel(QWidget):
             self.window.report_error("Convert voice", str(exc))
             return None
         self.result.setText("")
-        return self.window.run_job(partial(convert_and_score, style=self.style_clip()), source, timbre, settings,
+        return self.window.run_job(convert_and_score, source, timbre, settings, style=self.style_clip(),
                                    name=f"Converting {source.name or 'the track'} to {timbre.name or 'the timbre'}",
                                    on_result=self._add_result, owner=self)
 
