@@ -58,11 +58,10 @@ def run_task(audio: Path, checkpoint: Path, window: float, device: str, precisio
         torch.set_num_threads({threads})
         from pathlib import Path
         from engine.jobs import CancelToken, null_progress
-        from engine.tasks.separate import SeparateSettings, process_file, model_spec, _model
-        from engine.models import devices
+        from engine.tasks.separate import SeparateSettings, load_separator, process_file
         settings = SeparateSettings(checkpoint={str(checkpoint)!r}, window={window}, device={device!r},
                                     precision={precision!r})
-        _model(model_spec(settings), devices.resolve({device!r}))  # load once, outside the timing
+        load_separator(settings)  # load once, outside the timing
         start = time.perf_counter()
         process_file(Path({str(audio)!r}), Path({str(audio.with_suffix(''))!r} + "_out"), settings,
                      null_progress(), CancelToken())

@@ -1,6 +1,7 @@
-"""The Models dialog: the catalog with each model's state, size and licence, and the store's actions
-(download after accepting the licence, import a file or folder, verify, delete, show the folder). Every
-action that touches files runs as a job, with progress and Cancel under the table."""
+"""The Models dialog: the catalog with each model's state, size, licence and the models it requires, and
+the store's actions (install with the missing models it requires after accepting their licences, import a
+file or folder, verify, delete, show the folder). Every action that touches files runs as a job, with
+progress and Cancel under the table."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLay
                                QMessageBox, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from engine.jobs import Job
+from engine.models import install
 from engine.models.catalog import CatalogEntry
-from engine.models.download import download
+from engine.models.install.importer import import_path
 from engine.models.store import ModelState, ModelStatus, ModelStore, default_store
 from gui.dialogs import show_error
 from gui.jobs import JobRunner, JobStatusWidget
 
-COLUMNS = ("Model", "Task", "State", "Size", "Licence", "Source")
+COLUMNS = ("Model", "Task", "State", "Size", "Licence", "Source", "Requires")
 
 
 def _size(num_bytes: int) -> str:
@@ -49,7 +51,8 @@ class ModelsDialog(QDialog):
         self.buttons = {}
         row = QHBoxLayout()
         for key, text, tip, slot in (
-            ("download", "Download…", "Download from the Hugging Face Hub (shows the licence first)", self.download_selected),
+            ("download", "Install…", "Download the model and the models it requires (shows their licences first)",
+             self.download_selected),
             ("import_file", "Import file…", "Install from a checkpoint file on this computer", self._choose_file),
             ("import_folder", "Import folder…", "Install from a folder holding the model's files", self._choose_folder),
             ("verify", "Verify", "Rehash the files and compare them with the catalog", self.verify_selected),
@@ -90,7 +93,7 @@ class ModelsDialog(QDialog):
         for row, entry in enumerate(entries):
             status = self.store.status(entry.id)
             cells = (entry.name, entry.task, status.state.value, _size(entry.size), entry.licence,
-                     entry.source.describe())
+                     entry.source.describe(), ", ".join(entry.requires))
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, entry.id)
@@ -123,44 +126,51 @@ class ModelsDialog(QDialog):
         status = self.store.status(model_id) if model_id else None
         entry = self.store.catalog[model_id] if model_id else None
         present = status is not None and status.state is not ModelState.MISSING
-        self.buttons["download"].setEnabled(bool(entry and entry.downloadable) and not busy)
+        self.buttons["download"].setEnabled(bool(entry and entry.downloadable) and not busy
+                                            and bool(install.missing(self.store, entry.id)))
         self.buttons["import_file"].setEnabled(entry is not None and len(entry.files) == 1 and not busy)
         self.buttons["import_folder"].setEnabled(entry is not None and not busy)
         self.buttons["verify"].setEnabled(present and not busy)
         self.buttons["delete"].setEnabled(present and not busy)
         self.details.setText("" if entry is None else self._describe(entry, status))
 
-    @staticmethod
-    def _describe(entry: CatalogEntry, status: ModelStatus) -> str:
+    def _describe(self, entry: CatalogEntry, status: ModelStatus) -> str:
         problem = f" — {status.problem}" if status.problem else ""
+        requires = ""
+        if entry.requires:
+            states = [f"{dep} ({self.store.status(dep).state.value})" for dep in entry.requires]
+            requires = f"<br>Requires: {', '.join(states)}"
         return (f"<b>{entry.name}</b> ({entry.id}): {status.state.value}{problem}<br>{entry.description}<br>"
-                f"{entry.sample_rate} Hz, about {entry.memory_mb} MB of memory; licence: {entry.licence}")
+                f"{entry.sample_rate} Hz, about {entry.memory_mb} MB of memory; licence: {entry.licence}{requires}")
 
     # -- actions --------------------------------------------------------------------------------------
 
-    def ask_licence(self, entry: CatalogEntry) -> bool:
-        """Show the licence and ask the user to accept it before anything is downloaded."""
+    def ask_licences(self, entries: list[CatalogEntry]) -> bool:
+        """Show the licence of every model to be downloaded and ask the user to accept them first."""
+        listing = "\n\n".join(f"{entry.name} ({entry.id}, {_size(entry.size)}, {entry.source.describe()}):\n"
+                               f"{entry.licence}" for entry in entries)
         answer = QMessageBox.question(
-            self, f"Licence of {entry.name}",
-            f"{entry.name} is distributed under:\n\n{entry.licence}\n\nSource: {entry.source.describe()}\n"
-            f"Size: {_size(entry.size)}\n\nAccept this licence and download?",
+            self, "Licences" if len(entries) > 1 else f"Licence of {entries[0].name}",
+            f"{'These models are' if len(entries) > 1 else 'This model is'} distributed under:\n\n{listing}\n\n"
+            f"Total: {_size(sum(e.size for e in entries))}. Accept and download?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
     def download_selected(self) -> Job | None:
+        """Install the selected model with the missing models it requires, dependencies first."""
         model_id = self.selected_id()
         if model_id is None:
             return None
-        entry = self.store.catalog[model_id]
-        if not self.ask_licence(entry):
+        todo = [self.store.catalog[current] for current in install.missing(self.store, model_id)]
+        if not todo or not self.ask_licences(todo):
             return None
-        return self._run(download, self.store, model_id, name=f"download {model_id}")
+        return self._run(install.install, self.store, model_id, name=f"install {model_id}")
 
     def import_path(self, path: str | Path) -> Job | None:
         model_id = self.selected_id()
         if model_id is None:
             return None
-        return self._run(self.store.import_path, model_id, Path(path), name=f"import {model_id}")
+        return self._run(import_path, self.store, model_id, Path(path), name=f"import {model_id}")
 
     def verify_selected(self) -> Job | None:
         model_id = self.selected_id()

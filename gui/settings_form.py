@@ -153,7 +153,7 @@ def _model_list(task: str, value: str, browse: str | None) -> ChoiceList:
 
 
 def _language_list(value: str) -> ChoiceList:
-    from engine.models.whisper import language_codes
+    from engine.models.whisper_ct2 import language_codes
 
     combo = ChoiceList()
     combo.add_value("detect it (auto)", "auto")
@@ -164,7 +164,7 @@ def _language_list(value: str) -> ChoiceList:
 
 
 def _separator_list(value: str) -> ChoiceList:
-    from engine.tasks.lyrics import separators
+    from engine.tasks import separators
 
     combo = ChoiceList()
     for name in separators.available_separators():

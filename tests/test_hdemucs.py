@@ -11,7 +11,8 @@ from torchaudio.models import hdemucs_high
 from engine.audio.clip import Clip
 from engine.errors import Cancelled, ModelLoadError
 from engine.jobs import CancelToken, Progress
-from engine.models.hdemucs import SAMPLE_RATE, SOURCES, load_model, segment_starts, separate_chunked, separate_vocals
+from engine.audio.stitch import window_starts
+from engine.models.hdemucs import SAMPLE_RATE, SOURCES, load_model, separate_chunked, separate_vocals
 
 GAINS = torch.tensor([0.5, -1.0, 2.0, 3.0])
 OFFSETS = torch.tensor([0.1, 0.0, -0.2, 0.25])
@@ -88,7 +89,7 @@ def test_checkpoint_of_another_architecture_is_refused(tmp_path, official_checkp
 @pytest.mark.parametrize("frames, segment, overlap", [(10_000, 1_000, 100), (10_050, 1_000, 100),
                                                      (999, 1_000, 100), (5_000, 1_000, 999)])
 def test_segments_cover_the_input_with_the_requested_overlap(frames, segment, overlap):
-    starts = segment_starts(frames, segment, overlap)
+    starts = window_starts(frames, segment, overlap)
     assert starts[0] == 0
     assert min(starts[-1] + segment, frames) == frames
     for previous, start in zip(starts, starts[1:]):
@@ -101,7 +102,7 @@ def test_chunked_pointwise_linear_model_is_reconstructed_exactly():
     out = separate_chunked(model, audio, segment=2_000, overlap=300, keep=[3, 0])
     expected = torch.stack([audio * GAINS[3] + OFFSETS[3], audio * GAINS[0] + OFFSETS[0]])
     torch.testing.assert_close(out, expected, rtol=1e-6, atol=1e-6)
-    assert model.calls == len(segment_starts(12_345, 2_000, 300)) > 6
+    assert model.calls == len(window_starts(12_345, 2_000, 300)) > 6
 
 
 def test_memory_is_bounded_by_the_segment_not_the_song():
@@ -162,12 +163,13 @@ def test_vocal_stem_comes_back_at_the_input_rate_and_channels(rate, channels):
 def test_hdemucs_is_a_lyrics_separator_loading_from_the_model_store(official_checkpoint, tmp_path, monkeypatch):
     """Imported into the store, the official file serves the registry's "hdemucs" separator, which gives
     the same stem as running the family code on torchaudio's module directly."""
+    from engine.models.install.importer import import_path
     from engine.models.store import default_store
-    from engine.tasks.lyrics.separators import available_separators, separate_vocals as separate_by_name
+    from engine.tasks.separators import available_separators, separate_vocals as separate_by_name
 
     monkeypatch.setenv("VOCALIS_MODELS", str(tmp_path))
     reference, path = official_checkpoint
-    default_store().import_path("hdemucs-high", path, link=True)
+    import_path(default_store(), "hdemucs-high", path, link=True)
     assert "hdemucs" in available_separators()
     t = np.arange(16_000) / 16_000
     clip = Clip((0.2 * np.sin(2 * np.pi * 330 * t)).astype(np.float32), 16_000, name="song")
@@ -179,9 +181,9 @@ def test_hdemucs_is_a_lyrics_separator_loading_from_the_model_store(official_che
 
 def test_missing_hdemucs_model_says_how_to_get_it(tmp_path, monkeypatch):
     from engine.errors import MissingModelError
-    from engine.tasks.lyrics.separators import separate_vocals as separate_by_name
+    from engine.tasks.separators import separate_vocals as separate_by_name
 
     monkeypatch.setenv("VOCALIS_MODELS", str(tmp_path))
     clip = Clip(np.zeros(1_000, dtype=np.float32), 16_000)
-    with pytest.raises(MissingModelError, match="hdemucs-high.*import"):
+    with pytest.raises(MissingModelError, match="hdemucs-high.*vocalis models install hdemucs-high"):
         separate_by_name("hdemucs", clip, Progress(), CancelToken())

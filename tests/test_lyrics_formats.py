@@ -4,7 +4,7 @@ import pytest
 
 from engine.errors import BadInputError
 from engine.tasks.lyrics import LyricLine, Lyrics, Word
-from engine.tasks.lyrics.formats import (parse_lrc, read_line_timings, read_lyrics, to_lrc, to_srt, to_txt,
+from engine.tasks.lyrics.formats import (cue_text, parse_lrc, read_line_timings, read_lyrics, to_lrc, to_srt, to_txt,
                                          to_vtt, write_lyrics)
 from tests.conftest import JAMENDO
 
@@ -70,3 +70,25 @@ def test_bad_lyrics_files_name_the_file(tmp_path):
         read_lyrics(empty)
     with pytest.raises(BadInputError, match="unknown lyrics format"):
         write_lyrics(LYRICS, tmp_path / "x", ["doc"])
+
+
+FRENCH = Lyrics([LyricLine(0.5, 2.0, "J'en veux", [Word(0.5, 0.8, "J", 0.9), Word(0.8, 1.2, "'en", 0.9, False),
+                                                   Word(1.3, 2.0, "veux", 0.9)])], language="fr")
+
+
+def test_words_keep_whisper_spacing_through_lrc_and_json(tmp_path):
+    assert to_lrc(FRENCH).splitlines()[2] == "[00:00.50]<00:00.50>J<00:00.80>'en <00:01.30>veux <00:02.00>"
+    back = parse_lrc(to_lrc(FRENCH))
+    assert back.lines[0].text == "J'en veux"
+    assert [(w.text, w.space_before) for w in back.lines[0].words] == [("J", True), ("'en", False), ("veux", True)]
+    write_lyrics(FRENCH, tmp_path / "fr", ["json"])
+    assert read_lyrics(tmp_path / "fr.json") == FRENCH
+
+
+def test_long_lines_become_two_line_subtitle_cues():
+    long_text = "je marche seul dans la rue et je pense à toi encore ce soir"  # 58 characters
+    assert cue_text(long_text) == "je marche seul dans la rue et\nje pense à toi encore ce soir"
+    assert cue_text("short line") == "short line"
+    assert cue_text("我爱你" * 20) == "我爱你" * 20  # no space to break at
+    srt = to_srt(Lyrics([LyricLine(0.0, 5.0, long_text)]))
+    assert all(len(line) <= 42 for line in srt.splitlines())

@@ -1,32 +1,43 @@
-"""The three JamendoLyrics songs (fr, es) through native long-form and the VAD-segmented paths with the
-embedded Whisper base: WER must not regress from the numbers measured by bench/lyrics.py (README,
-"Lyrics transcription"). Times are printed, not asserted: speed is bench/lyrics.py's job."""
+"""The five JamendoLyrics songs (fr, es, de) through Whisper's native long-form and the default method with
+the embedded Whisper base, run as bench/lyrics.py runs them (interleaved per song).
+
+What is asserted holds with margin on any CPU rather than matching one machine's digits: the default is
+at least as accurate as native on the corpus and no song is more than 5 points worse (the issue's target),
+and each method stays within a band around the WER recorded in the README. Decoding is deterministic on
+one machine (the sampling fallback runs on a freshly seeded model copy; CTranslate2's int8 kernels gave
+the same tokens for 1 and 2 threads and any batch size), so the band only has to absorb what another
+CPU's instruction set may change: a few beam-search ties. Times are printed, not asserted."""
 
 import dataclasses
 
 import pytest
 
-from bench.lyrics import load_songs, read_clip, run_method
-from engine.models import whisper
+from bench.lyrics import NATIVE, load_songs, read_clip, run_interleaved, vocalis_method, evaluate
+from engine.models.loading import load_catalog_or_local
 from engine.tasks.lyrics import LyricsSettings, Segmentation
 from tests.conftest import JAMENDO
 
-# Corpus WER measured with this code (seeded temperature fallback, so runs repeat); 2 points of margin
-# for CTranslate2 versions and CPU instruction sets that change a few beam-search ties.
-MEASURED_WER = {"native": 0.6132, "rms-vad on mix": 0.5972, "auto (silero-vad on mix)": 0.5962}
-WER_MARGIN = 0.02
+DEFAULT = "auto (default)"
+# Corpus WER measured by bench/lyrics.py (README, "Lyrics transcription").
+MEASURED_WER = {NATIVE: 0.6741, DEFAULT: 0.5089}
+BAND = 0.04
+SONG_MARGIN = 0.05
 
 
 @pytest.mark.slow
-def test_real_songs_do_not_regress():
+def test_default_is_at_least_as_accurate_as_native_long_form():
     songs = load_songs(JAMENDO)
     clips = {song["name"]: read_clip(song["audio"]) for song in songs}
     base = LyricsSettings(device="cpu")
-    whisper.load_model(base.model, base.device, base.compute_type)
-    results = {label: run_method(label, dataclasses.replace(base, segmentation=method), songs, clips, None)
-               for label, method in [("native", Segmentation.NATIVE), ("rms-vad on mix", Segmentation.RMS_VAD),
-                                     ("auto (silero-vad on mix)", Segmentation.AUTO)]}
-    for label, result in results.items():
-        wer = result["report"].corpus.metrics["WER"]
-        print(f"{label}: WER {100 * wer:.2f} %, {result['seconds']:.1f} s")
-        assert wer <= MEASURED_WER[label] + WER_MARGIN, label
+    load_catalog_or_local("whisper-ct2", base.model, device=base.device, compute_type=base.compute_type)
+    methods = {NATIVE: vocalis_method(dataclasses.replace(base, segmentation=Segmentation.NATIVE)),
+               DEFAULT: vocalis_method(base)}
+    results = run_interleaved(methods, songs, clips, repeats=1)
+    reports = evaluate(results, songs)
+    wer = {name: report.corpus.metrics["WER"] for name, report in reports.items()}
+    for name in methods:
+        print(f"{name}: WER {100 * wer[name]:.2f} %, {sum(map(sum, results[name]['seconds'])):.1f} s")
+        assert abs(wer[name] - MEASURED_WER[name]) <= BAND, name
+    assert wer[DEFAULT] <= wer[NATIVE]
+    for native_row, default_row in zip(reports[NATIVE].songs, reports[DEFAULT].songs):
+        assert default_row.metrics["WER"] <= native_row.metrics["WER"] + SONG_MARGIN, default_row.name

@@ -7,11 +7,12 @@ from engine.audio.clip import Clip
 from engine.cli import build_parser
 from engine.errors import BadInputError, MissingModelError
 from engine.jobs import CancelToken, null_progress
-from engine.models import whisper
+from engine.models.loading import load_catalog_or_local
+from engine.models.whisper_ct2.loader import compute_type_for
 from engine.settings import from_dict, to_dict
 from engine.tasks import registry
 from engine.tasks.lyrics import LyricLine, LyricsSettings, Segmentation, TranscribeFrom, Word, transcribe_lyrics
-from engine.tasks.lyrics.separators import available_separators, separate_vocals
+from engine.tasks.separators import available_separators, separate_vocals
 from engine.tasks.lyrics.lines import lyric_lines, snap_to_speech, split_line
 from tests.synth import tone
 
@@ -55,8 +56,32 @@ def test_a_long_line_is_halved_at_its_longest_pause():
 class FakeSegment:
     """The fields of faster-whisper's Segment that lyric_lines reads (its real type needs a model run)."""
 
-    def __init__(self, start, end, text):
-        self.start, self.end, self.text, self.words = start, end, text, None
+    def __init__(self, start, end, text, words=None):
+        self.start, self.end, self.text, self.words = start, end, text, words
+
+
+class FakeWord:
+    def __init__(self, start, end, word):
+        self.start, self.end, self.word, self.probability = start, end, word, 0.9
+
+
+def test_words_are_joined_with_whisper_spacing():
+    french = [FakeWord(0.0, 0.3, " J"), FakeWord(0.3, 0.6, "'en"), FakeWord(0.6, 1.0, " ai"),
+              FakeWord(1.0, 1.4, " marre,"), FakeWord(1.5, 1.9, " c'est"), FakeWord(1.9, 2.5, " l'intérêt")]
+    [line] = lyric_lines([FakeSegment(0.0, 2.5, " J'en ai marre, c'est l'intérêt", french)], [])
+    assert line.text == "J'en ai marre, c'est l'intérêt"
+    chinese = [FakeWord(0.0, 0.4, "我"), FakeWord(0.4, 0.8, "爱"), FakeWord(0.8, 1.2, "你"), FakeWord(3.0, 3.5, "们")]
+    lines = lyric_lines([FakeSegment(0.0, 3.5, "我爱你们", chinese)], [(0.0, 1.3), (2.9, 3.6)])
+    assert [l.text for l in lines] == ["我爱你", "们"]  # split at the silence, never spaced
+
+
+def test_lines_fit_a_subtitle_cue():
+    # 24 words of 5 characters in 6 s: one unbroken phrase, but 143 characters is more than two cue lines
+    sung = words(*[(0.25 * k, 0.25 * k + 0.2, f"mot{k:02d}") for k in range(24)])
+    lines = split_line(LyricLine(0.0, 6.0, "sung", sung), [])
+    assert len(lines) > 1
+    assert all(len(l.text) <= 84 and l.end - l.start <= 7.0 for l in lines)
+    assert " ".join(l.text for l in lines) == " ".join(w.text for w in sung)
 
 
 def test_punctuation_only_segments_are_not_lines():
@@ -86,16 +111,17 @@ def test_empty_audio_is_rejected():
 
 def test_unknown_models_and_incomplete_model_folders_are_clear_errors(tmp_path):
     with pytest.raises(MissingModelError, match="unknown model 'whisper-huge'"):
-        whisper.load_model("whisper-huge")
+        load_catalog_or_local("whisper-ct2", "whisper-huge")
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(MissingModelError, match="missing model.bin"):
-        whisper.load_model(str(tmp_path))
+        load_catalog_or_local("whisper-ct2", str(tmp_path))
 
 
 def test_compute_type_follows_the_device():
-    assert whisper.pick_compute_type("cpu", "auto") == "int8"
-    assert whisper.pick_compute_type("cuda", "auto") == "float16"
-    assert whisper.pick_compute_type("cuda", "bfloat16") == "bfloat16"
+    assert compute_type_for("cpu", "auto") == "int8"
+    assert compute_type_for("cuda", "auto") == "float16"
+    assert compute_type_for("cuda", "bfloat16") == "bfloat16"
+    assert compute_type_for("cpu", "auto", {"compute_type_cpu": "int8_float32"}) == "int8_float32"
 
 
 def test_separator_names_are_checked(tmp_path):

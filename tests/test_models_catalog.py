@@ -12,7 +12,8 @@ from engine.models.catalog import CATALOG_PATH, SOURCE_KINDS, default_catalog, r
 EXPECTED_IDS = {"whisper-base", "faster-whisper-tiny", "faster-whisper-small", "faster-whisper-medium",
                 "faster-whisper-large-v2", "faster-whisper-large-v3", "mossformer2-ss-16k", "mossformer2-ss-8k",
                 "mossformer2-ss-8k-3spk", "hdemucs-high", "lina-speech-gigaspeech", "wavtokenizer-medium-speech",
-                "seed-vc-v1", "whisper-small-encoder", "campplus-cn-common", "bigvgan-v2-22khz-80band"}
+                "lina-speech-tokenizer", "seed-vc-v1", "whisper-small-encoder", "campplus-cn-common",
+                "bigvgan-v2-22khz-80band"}
 
 
 def test_every_entry_has_what_the_store_and_the_user_need():

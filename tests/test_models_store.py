@@ -11,8 +11,10 @@ import torch
 
 from engine.errors import BadInputError, MissingModelError
 from engine.jobs import Progress
+from engine.models import store as store_module
 from engine.models.cache import ModelCache, estimate_bytes
 from engine.models.catalog import read_catalog
+from engine.models.install.importer import import_path
 from engine.models.store import INCOMPLETE_MARKER, INSTALLED_MARKER, ModelState, ModelStore, default_store
 
 CHECKPOINT = os.urandom(200_000)
@@ -80,7 +82,7 @@ def test_a_model_never_installed_is_missing(store):
 def test_import_copies_verifies_and_leaves_the_input_alone(store, checkpoint):
     before = (checkpoint.stat().st_mtime_ns, checkpoint.read_bytes())
     updates = []
-    status = store.import_path("one-file", checkpoint, progress=Progress(updates.append))
+    status = import_path(store, "one-file", checkpoint, progress=Progress(updates.append))
     assert status.state is ModelState.INSTALLED
     assert store.status("one-file").state is ModelState.INSTALLED
     installed = store.folder("one-file") / "model.pt"
@@ -92,7 +94,7 @@ def test_import_copies_verifies_and_leaves_the_input_alone(store, checkpoint):
 
 
 def test_import_by_link_uses_a_hard_link(store, checkpoint):
-    store.import_path("one-file", checkpoint, link=True)
+    import_path(store, "one-file", checkpoint, link=True)
     assert (store.folder("one-file") / "model.pt").stat().st_ino == checkpoint.stat().st_ino
 
 
@@ -101,7 +103,7 @@ def test_import_of_a_folder_takes_every_file(store, tmp_path):
     folder.mkdir()
     (folder / "model.pt").write_bytes(CHECKPOINT)
     (folder / "vocab.txt").write_bytes(VOCAB)
-    assert store.import_path("two-files", folder).state is ModelState.INSTALLED
+    assert import_path(store, "two-files", folder).state is ModelState.INSTALLED
     resolved = store.resolve("two-files")
     assert resolved.files == {"model.pt": folder.parent / "models" / "two-files" / "model.pt",
                               "vocab.txt": folder.parent / "models" / "two-files" / "vocab.txt"}
@@ -112,7 +114,7 @@ def test_import_refuses_a_file_that_is_not_the_catalogued_one(store, tmp_path):
     wrong = tmp_path / "other.pt"
     wrong.write_bytes(os.urandom(len(CHECKPOINT)))  # right size, wrong content
     with pytest.raises(BadInputError, match=r"other\.pt.*sha256"):
-        store.import_path("one-file", wrong)
+        import_path(store, "one-file", wrong)
     status = store.status("one-file")
     assert status.state is ModelState.CORRUPT and "sha256" in status.problem
     with pytest.raises(MissingModelError, match="damaged"):
@@ -121,15 +123,15 @@ def test_import_refuses_a_file_that_is_not_the_catalogued_one(store, tmp_path):
 
 def test_import_names_what_is_wrong_with_the_path(store, tmp_path, checkpoint):
     with pytest.raises(BadInputError, match="no such file or folder"):
-        store.import_path("one-file", tmp_path / "nowhere.pt")
+        import_path(store, "one-file", tmp_path / "nowhere.pt")
     with pytest.raises(BadInputError, match="needs 2 files"):
-        store.import_path("two-files", checkpoint)
+        import_path(store, "two-files", checkpoint)
     with pytest.raises(BadInputError, match="the folder has no model.pt, vocab.txt"):
-        store.import_path("two-files", checkpoint.parent)
+        import_path(store, "two-files", checkpoint.parent)
 
 
 def test_truncated_file_is_corrupt(store, checkpoint):
-    store.import_path("one-file", checkpoint)
+    import_path(store, "one-file", checkpoint)
     installed = store.folder("one-file") / "model.pt"
     installed.write_bytes(CHECKPOINT[:1000])
     status = store.status("one-file")
@@ -138,7 +140,7 @@ def test_truncated_file_is_corrupt(store, checkpoint):
 
 
 def test_changed_content_is_noticed_by_status_and_by_verify(store, checkpoint):
-    store.import_path("one-file", checkpoint)
+    import_path(store, "one-file", checkpoint)
     installed = store.folder("one-file") / "model.pt"
     stat = installed.stat()
     installed.write_bytes(bytes(len(CHECKPOINT)))  # same size, different bytes
@@ -150,7 +152,7 @@ def test_changed_content_is_noticed_by_status_and_by_verify(store, checkpoint):
 
 
 def test_partial_marker_means_corrupt(store, checkpoint):
-    store.import_path("one-file", checkpoint)
+    import_path(store, "one-file", checkpoint)
     (store.folder("one-file") / INCOMPLETE_MARKER).write_text("download interrupted")
     status = store.status("one-file")
     assert (status.state, status.problem) == (ModelState.CORRUPT, "download interrupted")
@@ -166,16 +168,23 @@ def test_files_without_the_installed_marker_are_corrupt(store):
     assert store.status("one-file").state is ModelState.INSTALLED
 
 
-def test_touched_but_unchanged_file_stays_installed(store, checkpoint):
-    store.import_path("one-file", checkpoint)
+def test_touched_but_unchanged_file_stays_installed(store, checkpoint, monkeypatch):
+    import_path(store, "one-file", checkpoint)
     installed = store.folder("one-file") / "model.pt"
     os.utime(installed, ns=(1, 1_000_000_000))
+    marker = (store.folder("one-file") / INSTALLED_MARKER).read_text()
     assert store.status("one-file").state is ModelState.INSTALLED
+    assert (store.folder("one-file") / INSTALLED_MARKER).read_text() == marker  # a status never writes
+    hashed = []
+    real_sha = store_module.sha256_of
+    monkeypatch.setattr(store_module, "sha256_of", lambda path, *a, **k: hashed.append(path) or real_sha(path, *a, **k))
+    assert store.status("one-file").state is ModelState.INSTALLED and hashed == []  # remembered
+    store.verify("one-file")  # an explicit check records the new mtime
     assert '"mtime_ns": 1000000000' in (store.folder("one-file") / INSTALLED_MARKER).read_text()
 
 
 def test_delete_removes_the_model(store, checkpoint):
-    store.import_path("one-file", checkpoint)
+    import_path(store, "one-file", checkpoint)
     store.delete("one-file")
     assert store.status("one-file").state is ModelState.MISSING
     assert not store.folder("one-file").exists()
@@ -183,13 +192,13 @@ def test_delete_removes_the_model(store, checkpoint):
 
 
 def test_resolve_gives_files_and_config_or_says_how_to_install(store, checkpoint):
-    with pytest.raises(MissingModelError, match=r"vocalis models download two-files` or import it"):
+    with pytest.raises(MissingModelError, match=r"vocalis models install two-files`"):
         store.resolve("two-files")
     with pytest.raises(MissingModelError, match=r"vocalis models import one-file PATH"):
         store.resolve("one-file")
     with pytest.raises(MissingModelError, match="unknown model 'nope'"):
         store.resolve("nope")
-    store.import_path("one-file", checkpoint)
+    import_path(store, "one-file", checkpoint)
     model = store.resolve("one-file")
     assert model.path == store.root / "one-file" / "model.pt"
     assert model.config["num_spks"] == 3 and model.entry.sample_rate == 8000

@@ -8,25 +8,19 @@ from what a person selected or combined.
 
 from __future__ import annotations
 
-import functools
-import math
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pyloudnorm
-import soxr
-import torch
-import torchaudio.transforms
 
 from engine.audio.clip import Clip
+from engine.audio.resample import resample as resample_samples
 from engine.errors import BadInputError
 
 FADE_SHAPES = ("linear", "cosine")
 # ITU BS.1770 defines channel weights for up to five channels (L, R, C, Ls, Rs); pyloudnorm follows it.
 LOUDNESS_MAX_CHANNELS = 5
 LOUDNESS_BLOCK_S = 0.4
-# Above this many polyphase filter taps (reduced new rate x reduced old rate) resampling switches to soxr.
-MAX_POLYPHASE_TAPS = 1 << 20
 
 
 # --- time and frames -------------------------------------------------------------------------------------
@@ -122,34 +116,15 @@ def normalize_loudness(clip: Clip, target_lufs: float = -23.0) -> Clip:
 
 # --- rate and channels -----------------------------------------------------------------------------------
 
-def resample(clip: Clip, sample_rate: int) -> Clip:
-    """Band-limited resampling to exactly ``round(frames * new / old)`` frames.
-
-    torchaudio's polyphase filter is used for ordinary ratios (44.1k <-> 48k, 384k -> 44.1k, ...). Its filter
-    bank has (new / gcd) x (old / gcd) taps, which for near-coprime rates (22050 -> 22051) would take
-    gigabytes, so those go through soxr (the resampler librosa uses) instead."""
+def resample(clip: Clip, sample_rate: int, quality: str = "hq") -> Clip:
+    """The clip at ``sample_rate``, exactly ``round(frames * new / old)`` frames long, through
+    :func:`engine.audio.resample.resample` (its docstring states the quality guaranteed)."""
     sample_rate = int(sample_rate)
     if sample_rate <= 0:
         raise BadInputError(clip.source, f"cannot resample to {sample_rate} Hz")
     if sample_rate == clip.sample_rate:
         return clip
-    common = math.gcd(clip.sample_rate, sample_rate)
-    if (clip.sample_rate // common) * (sample_rate // common) <= MAX_POLYPHASE_TAPS:
-        with torch.inference_mode():
-            out = _polyphase_resampler(clip.sample_rate, sample_rate)(torch.from_numpy(clip.samples)).numpy()
-    else:
-        out = soxr.resample(clip.samples.T, clip.sample_rate, sample_rate, quality="HQ").T
-    length = int(round(clip.frames * sample_rate / clip.sample_rate))
-    if out.shape[1] < length:
-        out = np.pad(out, ((0, 0), (0, length - out.shape[1])))
-    return clip.with_samples(out[:, :length], sample_rate)
-
-
-@functools.lru_cache(maxsize=8)
-def _polyphase_resampler(old_rate: int, new_rate: int) -> torchaudio.transforms.Resample:
-    """Building the filter bank costs more than applying it to a short clip (0.1 s for 44.1k -> 16k), so
-    batches of files and repeated GUI edits reuse it."""
-    return torchaudio.transforms.Resample(old_rate, new_rate)
+    return clip.with_samples(resample_samples(clip.samples, clip.sample_rate, sample_rate, quality), sample_rate)
 
 
 def to_mono(clip: Clip) -> Clip:

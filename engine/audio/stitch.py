@@ -1,7 +1,12 @@
 """Run a windowed model over input longer than it should see at once, joining the windows with crossfades.
 
+The shared pieces: :func:`window_starts` (the one window/segment planner), :func:`crossfade_ramp` and
+:func:`crossfade` (the one overlap-add: complementary gains that sum to one, so wherever two windows agree
+the result is exactly their value).
+
 :func:`crossfade_windows` serves models whose output is time-aligned with their input (a vocoder: mel
-frames → samples) and differs from a single pass only near window edges, where convolutions see padding.
+frames → samples; a music separator: samples → stems) and differs from a single pass only near window
+edges, where convolutions see padding.
 
 :func:`separate_long` serves source separators, which must also not swap speakers. A separator returns its sources in an arbitrary order that can change from one window to the next
 (permutation ambiguity). Windows overlap; on each overlap the new window's sources are matched to the
@@ -50,9 +55,23 @@ def best_permutation(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     return cols[np.argsort(rows)]
 
 
-def crossfade_ramp(length: int) -> np.ndarray:
-    """Fade-in ramp whose complement (1 − ramp) is the fade-out; sin² so the sum is exactly one."""
-    return (np.sin(0.5 * np.pi * (np.arange(length) + 0.5) / length) ** 2).astype(np.float32)
+RAMP_SHAPES = ("sine", "linear")
+
+
+def crossfade_ramp(length: int, shape: str = "sine") -> np.ndarray:
+    """Fade-in ramp whose complement (1 − ramp) is the fade-out, strictly between 0 and 1: sin² (smooth
+    ends) or linear (``(i + 1) / (length + 1)``)."""
+    if shape == "linear":
+        return (np.arange(1, length + 1) / (length + 1)).astype(np.float32)
+    if shape != "sine":
+        raise ValueError(f"ramp shape must be one of {RAMP_SHAPES}, got {shape!r}")
+    return (np.sin(0.5 * np.pi * (np.arange(length) + 0.5) / max(1, length)) ** 2).astype(np.float32)
+
+
+def crossfade(tail: np.ndarray, head: np.ndarray, ramp: np.ndarray) -> np.ndarray:
+    """The overlap of two windows: the earlier one's ``tail`` fading out while the later one's ``head``
+    fades in (``ramp`` along the last axis)."""
+    return tail * (1.0 - ramp) + head * ramp
 
 
 def separate_long(read: Reader, length: int, separate: Separator, window: int, overlap: int, *,
@@ -72,8 +91,7 @@ def separate_long(read: Reader, length: int, separate: Separator, window: int, o
         if tail is not None:
             shared = tail.shape[1]  # the previous window reaches ``shared`` samples into this one
             current = current[best_permutation(tail, current[:, :shared])]
-            ramp = crossfade_ramp(shared)
-            current[:, :shared] = tail * (1.0 - ramp) + current[:, :shared] * ramp
+            current[:, :shared] = crossfade(tail, current[:, :shared], crossfade_ramp(shared))
         keep_until = starts[index + 1] if index + 1 < len(starts) else stop
         yield current[:, :keep_until - start]
         tail = current[:, keep_until - start:]
@@ -86,7 +104,8 @@ Renderer = Callable[[int, int], np.ndarray]  # (start, stop) input units -> (...
 
 
 def crossfade_windows(render: Renderer, length: int, window: int, overlap: int, fade: int, *, scale: int = 1,
-                      progress: Progress | None = None, cancel: CancelToken | None = None) -> Iterator[np.ndarray]:
+                      ramp_shape: str = "sine", progress: Progress | None = None,
+                      cancel: CancelToken | None = None) -> Iterator[np.ndarray]:
     """Yield ``render``'s output for input units ``0..length`` as consecutive ``(..., n)`` blocks, computed
     one window at a time (memory bounded by the window).
 
@@ -94,12 +113,13 @@ def crossfade_windows(render: Renderer, length: int, window: int, overlap: int, 
     of ``window`` units overlap by at least ``overlap``; each join is a crossfade over ``fade`` units centred in
     the overlap, so at least ``(overlap − fade) // 2`` units next to every inner window edge are discarded.
     When that margin covers the model's receptive field, the result equals a single pass up to rounding.
+    ``fade = 0`` cuts between windows without a crossfade.
     """
-    if not 0 < fade <= overlap or window < overlap + 2 * fade:
-        raise ValueError(f"need 0 < fade <= overlap and window >= overlap + 2·fade, got window {window}, "
+    if not 0 <= fade <= overlap or window < overlap + 2 * fade:
+        raise ValueError(f"need 0 <= fade <= overlap and window >= overlap + 2·fade, got window {window}, "
                          f"overlap {overlap}, fade {fade}")
     starts = window_starts(length, window, overlap)
-    ramp = crossfade_ramp(fade * scale)
+    ramp = crossfade_ramp(fade * scale, ramp_shape)
     tail: np.ndarray | None = None  # the previous window's output over the coming crossfade
     seam = 0  # absolute output sample where the coming crossfade starts
     for index, start in enumerate(starts):
@@ -109,7 +129,7 @@ def crossfade_windows(render: Renderer, length: int, window: int, overlap: int, 
         current = np.array(render(start, stop), dtype=np.float32)
         begin = seam - start * scale
         if tail is not None:
-            current[..., begin:begin + ramp.size] = tail * (1.0 - ramp) + current[..., begin:begin + ramp.size] * ramp
+            current[..., begin:begin + ramp.size] = crossfade(tail, current[..., begin:begin + ramp.size], ramp)
         if index + 1 == len(starts):
             yield current[..., begin:]
             break

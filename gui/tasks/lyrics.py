@@ -16,9 +16,10 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from engine.audio.clip import Clip
 from engine.audio.dsp import crop_seconds
 from engine.errors import BadInputError, VocalisError
-from engine.jobs import Job
+from engine.jobs import CancelToken, Job, Progress
+from engine.tasks import separators
 from engine.tasks.lyrics import LyricLine, Lyrics, LyricsSettings, Segmentation, Word
-from engine.tasks.lyrics import formats, separators
+from engine.tasks.lyrics import formats
 from engine.tasks.lyrics.transcribe import transcribe_lyrics
 from gui.lyrics_panel import LyricsPanel
 from gui.settings_form import SettingsDialog
@@ -48,9 +49,16 @@ class TranscribeDialog(SettingsDialog):
         return None if isinstance(chosen, str) else chosen
 
 
-def uses_separator(settings: LyricsSettings) -> bool:
-    """Whether a transcription with ``settings`` needs vocals from the configured separator."""
-    return settings.wants_vocals and settings.separator.strip() not in ("", separators.NONE)
+def transcribe_span(clip: Clip, settings: LyricsSettings, span: tuple[float, float], progress: Progress,
+                    cancel: CancelToken, *, vocals: Clip | None = None, line_timings=None) -> Lyrics:
+    """``transcribe_lyrics`` on a span of a track. A ``stem:PATH`` separator names a file covering the
+    whole song: it is read and cut to the span here, so that its times agree with the clip's."""
+    spec = settings.separator.strip()
+    if vocals is None and settings.wants_vocals and spec.startswith(separators.STEM_PREFIX):
+        vocals = separators.read_stem(spec[len(separators.STEM_PREFIX):])
+        if span[0] > 0:
+            vocals = crop_seconds(vocals, *span)
+    return transcribe_lyrics(clip, settings, progress, cancel, vocals=vocals, line_timings=line_timings)
 
 
 class LyricsTask(QObject):
@@ -128,9 +136,9 @@ class LyricsTask(QObject):
         return self.transcribe(replace_selection=True)
 
     def transcribe(self, settings: LyricsSettings | None = None, *, replace_selection: bool = False) -> Job | None:
-        """Transcribe the selection (or the whole track) as a job; times land in track time. The vocals
-        come from the chosen stem track, or else from the separator in a first job; they are kept for
-        "Add vocals as track" and handed to the transcription."""
+        """Transcribe the selection (or the whole track) as one job; times land in track time. The vocals
+        come from the chosen stem track, else from the separator setting (the transcription separates them
+        and returns them); they are kept per track for "Add vocals as track"."""
         settings = settings or self.settings
         track, clip = self.window.current_track(), self.window.selected_clip()
         if track is None or clip is None:
@@ -138,40 +146,25 @@ class LyricsTask(QObject):
             return None
         selection = self.window.current_selection()
         span = (selection[0], selection[0] + clip.duration) if selection else (0.0, clip.duration)
-        name = f"Transcribing {clip.name or 'lyrics'}"
-
-        def transcribe_with(vocals: Clip | None, separated: bool) -> Job:
-            self._vocals.pop(track, None)
-            if vocals is not None:
-                self._vocals[track] = (vocals, separated)
-            self.panel.vocals_button.setEnabled(self._separated_vocals(self.window.current_track()))
-            return self.window.run_job(transcribe_lyrics, clip, settings, vocals=vocals,
-                                       line_timings=self._panel_line_timings(settings, span), name=name,
-                                       owner=self.panel,
-                                       on_result=lambda lyrics: self._show_result(track, lyrics, span,
-                                                                                  replace_selection))
-
+        stem = None
         if self.stem_track is not None and shiboken6.isValid(self.stem_track):
             try:
                 stem = crop_seconds(self.stem_track.clip, *span)
             except VocalisError as exc:
                 self.window.report_error("Transcribe lyrics", f"the vocals track does not cover the span: {exc}")
                 return None
-            return transcribe_with(stem, separated=False)
-        if not uses_separator(settings):
-            return transcribe_with(None, separated=False)
-        return self.window.run_job(separators.separate_vocals, settings.separator, clip,
-                                   name=f"Separating the vocals of {clip.name or 'the track'}",
-                                   owner=self.panel,
-                                   on_result=lambda vocals: transcribe_with(self._aligned(vocals, settings, span),
-                                                                            separated=True))
 
-    @staticmethod
-    def _aligned(vocals: Clip, settings: LyricsSettings, span: tuple[float, float]) -> Clip:
-        """A stem file covers the whole song; cut it to the transcribed span so times agree."""
-        if settings.separator.strip().startswith(separators.STEM_PREFIX) and span[0] > 0:
-            return crop_seconds(vocals, *span)
-        return vocals
+        def show(lyrics: Lyrics) -> None:
+            if track in self.window.tracks():
+                self._vocals.pop(track, None)
+                if lyrics.vocals is not None:  # separated ones are offered as a track; a stem track is one
+                    self._vocals[track] = (lyrics.vocals, stem is None)
+                self.panel.vocals_button.setEnabled(self._separated_vocals(self.window.current_track()))
+            self._show_result(track, lyrics, span, replace_selection)
+
+        return self.window.run_job(transcribe_span, clip, settings, span, vocals=stem,
+                                   line_timings=self._panel_line_timings(settings, span),
+                                   name=f"Transcribing {clip.name or 'lyrics'}", owner=self.panel, on_result=show)
 
     def _panel_line_timings(self, settings: LyricsSettings, span: tuple[float, float]):
         """For the concatenation method without a timings file: the panel's lines inside ``span`` (a

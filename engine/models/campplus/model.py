@@ -20,8 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from engine.audio.clip import Clip
-from engine.audio.dsp import resample
+from engine.audio.resample import resample
 from engine.errors import BadInputError
 from engine.models.campplus.features import MIN_FRAMES, MIN_SAMPLES, NUM_BINS, SAMPLE_RATE, fbank
 
@@ -281,7 +280,7 @@ class CAMPPlus(nn.Module):
         if samples.ndim != 1:
             raise BadInputError(source, f"audio for a speaker embedding must be (frames,) or (channels, frames), "
                                         f"got shape {samples.shape}")
-        mono_16k = resample(Clip(samples[None], sample_rate, source), SAMPLE_RATE).samples[0]
+        mono_16k = resample(samples, sample_rate, SAMPLE_RATE, quality="reference")  # as the reference code
         if mono_16k.size < MIN_SAMPLES:
             raise BadInputError(source, f"is too short for a speaker embedding ({mono_16k.size / SAMPLE_RATE:.3f} s;"
                                         f" at least {MIN_SAMPLES / SAMPLE_RATE:.3f} s needed)")

@@ -1,11 +1,10 @@
 """Chunked Hybrid Demucs inference: bounded memory for songs of any length, and the vocal stem as a Clip.
 
 A whole song does not fit through HDemucs at once (its activations grow with the input), so the song is
-cut into segments that overlap; each segment's output is weighted by a trapezoid (linear fade-in and
-fade-out across the overlap, flat in the middle) and the weighted sum is divided by the summed weights.
-The weights of every sample therefore add up to one: wherever two segments agree the result is exactly
-their value, and where they differ (edge effects of the model) the result fades linearly from one to the
-other instead of jumping.
+cut into segments that overlap (:func:`engine.audio.stitch.window_starts`) and joined by
+:func:`engine.audio.stitch.crossfade_windows` with a linear crossfade across the overlap. The two gains of
+every sample add up to one: wherever two segments agree the result is exactly their value, and where they
+differ (edge effects of the model) the result fades linearly from one to the other instead of jumping.
 
 HDemucs runs in fp32 on every device: its spectrogram branch builds complex masks with
 ``torch.view_as_complex`` and inverts them with ``istft``, which bf16 does not support at all and fp16 only
@@ -14,16 +13,16 @@ as experimental ComplexHalf (no CPU FFT), so half precision would trade correctn
 
 from __future__ import annotations
 
-import math
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
-import torchaudio.functional as AF
 
 from engine.audio.clip import Clip
-from engine.errors import DeviceOutOfMemoryError
+from engine.audio.resample import resample
+from engine.audio.stitch import crossfade_windows
 from engine.jobs import CancelToken, Progress, null_progress
+from engine.models.devices import out_of_memory_as_error
 from engine.models.hdemucs.model import AUDIO_CHANNELS, SAMPLE_RATE, SOURCES
 
 # HDemucs's spectrogram branch needs at least about 1000 frames; one STFT window is a safe floor.
@@ -32,63 +31,32 @@ MIN_MODEL_FRAMES = 4096
 SourceModel = Callable[[torch.Tensor], torch.Tensor]  # (1, channels, frames) -> (1, sources, channels, frames)
 
 
-def segment_starts(frames: int, segment: int, overlap: int) -> list[int]:
-    """Start frames of the segments covering ``frames``; the last one is pulled back so it ends at the
-    end of the input, which keeps every segment full length (the model sees no tiny tail)."""
-    if frames <= segment:
-        return [0]
-    step = segment - overlap
-    count = math.ceil((frames - segment) / step) + 1
-    return [min(i * step, frames - segment) for i in range(count)]
-
-
-def _segment_weight(length: int, overlap: int, fade_in: bool, fade_out: bool) -> torch.Tensor:
-    """Trapezoid weight: strictly positive ramps of ``overlap`` frames on the faded sides, one elsewhere."""
-    weight = torch.ones(length)
-    ramp = torch.arange(1, overlap + 1, dtype=torch.float32) / (overlap + 1)
-    ramp = ramp[: min(overlap, length)]
-    if fade_in:
-        weight[: len(ramp)] = ramp
-    if fade_out:
-        weight[length - len(ramp):] = torch.minimum(weight[length - len(ramp):], ramp.flip(0))
-    return weight
-
-
 def separate_chunked(model: SourceModel, audio: torch.Tensor, *, segment: int, overlap: int,
                      keep: Sequence[int], device: str | torch.device = "cpu",
                      progress: Progress | None = None, cancel: CancelToken | None = None) -> torch.Tensor:
     """Run ``model`` over ``audio`` (channels, frames) in overlapping segments of ``segment`` frames and
     return the sources listed in ``keep`` as (len(keep), channels, frames) on the CPU.
 
-    Only the kept sources are accumulated and only one segment is on the device at a time, so memory is
-    bounded by the segment length, not the song length.
+    Only the kept sources are kept and only one segment is on the device at a time, so memory is bounded
+    by the segment length, not the song length.
     """
-    progress = progress or null_progress()
-    cancel = cancel or CancelToken()
     device = torch.device(device)
     if not 0 <= overlap < segment:
         raise ValueError(f"overlap ({overlap}) must be shorter than the segment ({segment})")
-    channels, frames = audio.shape
     keep = list(keep)
-    total = torch.zeros(len(keep), channels, frames)
-    weights = torch.zeros(frames)
-    starts = segment_starts(frames, segment, overlap)
-    for index, start in enumerate(starts):
-        cancel.check()
-        piece = audio[:, start:start + segment]
-        try:
-            with torch.inference_mode():
-                out = model(piece.unsqueeze(0).to(device))
-        except torch.cuda.OutOfMemoryError as exc:
-            raise DeviceOutOfMemoryError(
-                f"the {device} ran out of memory on a {segment} frame segment; choose a shorter segment "
-                f"or run on the CPU") from exc
-        kept = out[0, keep].float().cpu()
-        weight = _segment_weight(piece.shape[-1], overlap, fade_in=index > 0, fade_out=index < len(starts) - 1)
-        total[..., start:start + piece.shape[-1]] += kept * weight
-        weights[start:start + piece.shape[-1]] += weight
-        progress((index + 1) / len(starts), f"separating segment {index + 1}/{len(starts)}")
-    return total / weights
+    frames = audio.shape[-1]
+    # The crossfade needs room for itself on both sides of a segment; a longer overlap is only margin.
+    fade = min(overlap, (segment - overlap) // 2)
+
+    def render(start: int, stop: int) -> np.ndarray:
+        with torch.inference_mode(), out_of_memory_as_error(device, f"separating a {segment} frame segment",
+                                                            "choose a shorter segment"):
+            out = model(audio[:, start:stop].unsqueeze(0).to(device))
+        return out[0, keep].float().cpu().numpy()
+
+    blocks = crossfade_windows(render, frames, segment, overlap, fade, ramp_shape="linear",
+                               progress=progress or null_progress(), cancel=cancel)
+    return torch.from_numpy(np.concatenate(list(blocks), axis=-1))
 
 
 def separate_vocals(clip: Clip, model: SourceModel, *, sources: Sequence[str] = SOURCES,
@@ -104,7 +72,7 @@ def separate_vocals(clip: Clip, model: SourceModel, *, sources: Sequence[str] = 
     progress = progress or null_progress()
     audio = torch.from_numpy(np.ascontiguousarray(clip.samples))
     if clip.sample_rate != SAMPLE_RATE:
-        audio = AF.resample(audio, clip.sample_rate, SAMPLE_RATE)
+        audio = torch.from_numpy(resample(clip.samples, clip.sample_rate, SAMPLE_RATE))
     if audio.shape[0] != AUDIO_CHANNELS:
         audio = audio.mean(dim=0, keepdim=True).expand(AUDIO_CHANNELS, -1)
     reference = audio.mean(dim=0)
@@ -117,7 +85,7 @@ def separate_vocals(clip: Clip, model: SourceModel, *, sources: Sequence[str] = 
     if clip.channels != AUDIO_CHANNELS:
         vocals = vocals.mean(dim=0, keepdim=True).expand(clip.channels, -1)
     if clip.sample_rate != SAMPLE_RATE:
-        vocals = AF.resample(vocals, SAMPLE_RATE, clip.sample_rate)
+        vocals = torch.from_numpy(resample(vocals.contiguous().numpy(), SAMPLE_RATE, clip.sample_rate))
     vocals = vocals[:, :clip.frames]
     if vocals.shape[-1] < clip.frames:
         vocals = torch.nn.functional.pad(vocals, (0, clip.frames - vocals.shape[-1]))

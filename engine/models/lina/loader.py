@@ -1,12 +1,17 @@
 """Loading a Lina checkpoint: the released Lightning ``last.ckpt`` (weights under ``state_dict`` with a
 ``model.`` prefix, configuration under ``hyper_parameters``, optimizer state beside them) or a safetensors
-file of ``LinaModel.state_dict()``; read without running pickled code, loaded strictly."""
+file of ``LinaModel.state_dict()``; read without running pickled code, loaded strictly.
+
+:func:`load_installed` serves :mod:`engine.models.loading` for the family's two kinds of catalog entry: the
+model (task "tts"; it ``requires`` its codec and its tokenizer, loaded by their own ids) and the text
+tokenizer file (task "tokenizer"). The model stays fp32 on every device until its half-precision decoding
+is measured against the golden data."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TYPE_CHECKING
 
 import torch
 
@@ -14,7 +19,11 @@ from engine.errors import ModelLoadError
 from engine.models.checkpoint import load_strict
 from engine.models.lina.config import LinaConfig, from_hparams, infer_from_weights, read_config
 from engine.models.lina.model import LinaModel
+from engine.models.lina.tokenizer import TextTokenizer
 from engine.models.safe_pickle import load_checkpoint
+
+if TYPE_CHECKING:  # loaders get an InstalledModel; the family itself never imports the store
+    from engine.models.store import InstalledModel
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +66,14 @@ def load_model(path: str | Path, config: LinaConfig | Mapping[str, Any] | str | 
     model = LinaModel(resolved)
     load_strict(model, tensors, source=path)
     return model.to(torch.device(device)).eval()
+
+
+HALF_PRECISION_OK = False
+TOKENIZER_TASK = "tokenizer"
+
+
+def load_installed(installed: InstalledModel, device: torch.device, dtype: torch.dtype) -> LinaModel | TextTokenizer:
+    """The Lina model of a "tts" entry, or the :class:`TextTokenizer` of a "tokenizer" entry."""
+    if installed.entry.task == TOKENIZER_TASK:
+        return TextTokenizer(installed.path)
+    return load_model(installed.path, device=device)

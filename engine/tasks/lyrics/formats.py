@@ -11,12 +11,14 @@ from pathlib import Path
 
 from engine.errors import BadInputError
 from engine.fileio import write_text_atomic
-from engine.tasks.lyrics.types import LYRICS_FORMATS, LyricLine, Lyrics, Word
+from engine.tasks.lyrics.types import LYRICS_FORMATS, LyricLine, Lyrics, Word, join_words
 
 _LRC_TIME = re.compile(r"\[(\d+):(\d+(?:\.\d+)?)\]")
 _LRC_WORD = re.compile(r"<(\d+):(\d+(?:\.\d+)?)>([^<]*)")
 # LRC has no line end; a last line without one is shown this long.
 LAST_LINE_S = 3.0
+# A subtitle cue shows at most two lines of this many characters (the usual broadcast limit).
+CUE_LINE_CHARS = 42
 
 
 def _lrc_time(seconds: float) -> str:
@@ -39,21 +41,35 @@ def to_lrc(lyrics: Lyrics, *, word_tags: bool = True) -> str:
         out.append(f"[la:{lyrics.language}]")
     for line in lyrics.lines:
         if word_tags and line.words:
-            body = " ".join(f"<{_lrc_time(w.start)}>{w.text}" for w in line.words)
+            body = "".join(f"{' ' if k and w.space_before else ''}<{_lrc_time(w.start)}>{w.text}"
+                           for k, w in enumerate(line.words))
             out.append(f"[{_lrc_time(line.start)}]{body} <{_lrc_time(line.end)}>")
         else:
             out.append(f"[{_lrc_time(line.start)}]{line.text}")
     return "\n".join(out) + "\n"
 
 
+def cue_text(text: str) -> str:
+    """``text`` as a subtitle cue: a line longer than 42 characters is broken in two at the space nearest
+    its middle (text without spaces, as in Chinese or Japanese, stays one line)."""
+    if len(text) <= CUE_LINE_CHARS:
+        return text
+    spaces = [k for k, ch in enumerate(text) if ch == " "]
+    if not spaces:
+        return text
+    middle = min(spaces, key=lambda k: abs(2 * k - len(text)))
+    return f"{text[:middle]}\n{text[middle + 1:]}"
+
+
 def to_srt(lyrics: Lyrics) -> str:
-    blocks = [f"{k}\n{_clock(line.start, ',')} --> {_clock(line.end, ',')}\n{line.text}\n"
+    blocks = [f"{k}\n{_clock(line.start, ',')} --> {_clock(line.end, ',')}\n{cue_text(line.text)}\n"
               for k, line in enumerate(lyrics.lines, 1)]
     return "\n".join(blocks)
 
 
 def to_vtt(lyrics: Lyrics) -> str:
-    blocks = [f"{_clock(line.start, '.')} --> {_clock(line.end, '.')}\n{line.text}\n" for line in lyrics.lines]
+    blocks = [f"{_clock(line.start, '.')} --> {_clock(line.end, '.')}\n{cue_text(line.text)}\n"
+              for line in lyrics.lines]
     return "WEBVTT\n\n" + "\n".join(blocks)
 
 
@@ -64,8 +80,9 @@ def to_txt(lyrics: Lyrics) -> str:
 def to_json(lyrics: Lyrics) -> str:
     data = {"language": lyrics.language, "model_id": lyrics.model_id, "method": lyrics.method,
             "lines": [{"start": line.start, "end": line.end, "text": line.text,
-                       "words": [{"start": w.start, "end": w.end, "text": w.text, "probability": w.probability}
-                                 for w in line.words]} for line in lyrics.lines]}
+                       "words": [{"start": w.start, "end": w.end, "text": w.text, "probability": w.probability,
+                                  "space_before": w.space_before} for w in line.words]}
+                      for line in lyrics.lines]}
     return json.dumps(data, ensure_ascii=False, indent=1) + "\n"
 
 
@@ -104,15 +121,18 @@ def parse_lrc(text: str) -> Lyrics:
     entries.sort(key=lambda entry: entry[0])
     lines = []
     for k, (start, body) in enumerate(entries):
-        tagged = [(int(m) * 60 + float(s), word.strip()) for m, s, word in _LRC_WORD.findall(body)]
+        found = _LRC_WORD.findall(body)
+        # a word follows a space unless the previous word's text ran up to its tag ("J<..>'en")
+        spaced = [True] + [raw[-1:].isspace() for _, _, raw in found[:-1]]
+        tagged = [(int(m) * 60 + float(s), word.strip(), space) for (m, s, word), space in zip(found, spaced)]
         if tagged and not tagged[-1][1]:
             end = tagged[-1][0]  # enhanced LRC closes the line with a bare time tag
         else:
             end = entries[k + 1][0] if k + 1 < len(entries) else start + LAST_LINE_S
         # a word lasts until the next tag (or the line's end)
-        bounds = [t for t, _ in tagged[1:]] + [end]
-        words = [Word(t, bound, word) for (t, word), bound in zip(tagged, bounds) if word]
-        text = " ".join(w.text for w in words) if tagged else body.strip()
+        bounds = [t for t, _, _ in tagged[1:]] + [end]
+        words = [Word(t, bound, word, space_before=space) for (t, word, space), bound in zip(tagged, bounds) if word]
+        text = join_words(words) if tagged else body.strip()
         lines.append(LyricLine(start, end, text, words))
     return Lyrics(lines, language)
 
@@ -120,7 +140,8 @@ def parse_lrc(text: str) -> Lyrics:
 def parse_json(text: str) -> Lyrics:
     data = json.loads(text)
     lines = [LyricLine(float(line["start"]), float(line["end"]), line["text"],
-                       [Word(float(w["start"]), float(w["end"]), w["text"], float(w.get("probability", 1.0)))
+                       [Word(float(w["start"]), float(w["end"]), w["text"], float(w.get("probability", 1.0)),
+                             bool(w.get("space_before", True)))
                         for w in line.get("words", [])]) for line in data["lines"]]
     return Lyrics(lines, data.get("language", ""), data.get("model_id", ""), data.get("method", ""))
 

@@ -2,8 +2,9 @@
 
 A batched window is decoded as one piece of text up to 30 s long, which is no lyric line; the words'
 times say where to break it: where the voice stops (a silence the VAD found), after a sentence end, or
-at a long pause between words. Word starts that Whisper's alignment put in a silence are moved to where
-the voice resumes, so karaoke highlighting does not run early.
+at a long pause between words; a line that would not fit a subtitle cue (two lines of 42 characters,
+7 s, the usual broadcast limits) is halved at its longest pause. Word starts that Whisper's alignment put
+in a silence are moved to where the voice resumes, so karaoke highlighting does not run early.
 """
 
 from __future__ import annotations
@@ -11,18 +12,20 @@ from __future__ import annotations
 import bisect
 from dataclasses import replace
 
-from engine.tasks.lyrics.types import LyricLine, Word
+from engine.tasks.lyrics.types import LyricLine, Word, join_words
 
 SENTENCE_ENDS = (".", "!", "?", "…", "。", "！", "？")
 LINE_PAUSE_S = 1.0  # a pause this long between two words ends a line even without a VAD silence
-MAX_LINE_S = 8.0    # longer lines (sung lyric lines last 2-5 s) are halved at their longest pause
+MAX_LINE_S = 7.0    # longer lines (sung lyric lines last 2-5 s) are halved at their longest pause
+MAX_LINE_CHARS = 84  # two subtitle lines of 42 characters
 
 Interval = tuple[float, float]
 
 
 def line_from_segment(segment) -> LyricLine:
-    """A faster-whisper segment as a line (its words, stripped of Whisper's leading spaces)."""
-    words = [Word(float(w.start), float(w.end), w.word.strip(), float(w.probability))
+    """A faster-whisper segment as a line; a word's leading space in Whisper's text becomes its
+    ``space_before``."""
+    words = [Word(float(w.start), float(w.end), w.word.strip(), float(w.probability), w.word[:1].isspace())
              for w in (segment.words or []) if w.word.strip()]
     return LyricLine(float(segment.start), float(segment.end), segment.text.strip(), words)
 
@@ -34,7 +37,7 @@ def silences_between(spans: list[Interval]) -> list[Interval]:
 
 def split_line(line: LyricLine, silences: list[Interval]) -> list[LyricLine]:
     """``line`` broken between two words where a silence's middle falls between their starts, after a
-    sentence end, or at a pause of ``LINE_PAUSE_S``, and lines over ``MAX_LINE_S`` halved; a line without
+    sentence end, or at a pause of ``LINE_PAUSE_S``, and lines too long for a cue halved; a line without
     word times stays whole."""
     if len(line.words) < 2:
         return [line]
@@ -47,18 +50,23 @@ def split_line(line: LyricLine, silences: list[Interval]) -> list[LyricLine]:
             groups.append([word])
         else:
             groups[-1].append(word)
-    if len(groups) == 1 and line.end - line.start <= MAX_LINE_S:
+    if len(groups) == 1 and not _too_long(line.words):
         return [line]
     return [part for group in groups for part in _halve_long(group)]
 
 
+def _too_long(words: list[Word]) -> bool:
+    return words[-1].end - words[0].start > MAX_LINE_S or len(join_words(words)) > MAX_LINE_CHARS
+
+
 def _halve_long(words: list[Word]) -> list[LyricLine]:
-    """One line of ``words``, or, when it lasts over ``MAX_LINE_S``, its halves split at the longest pause."""
-    if len(words) > 1 and words[-1].end - words[0].start > MAX_LINE_S:
+    """One line of ``words``, or, when it is too long for a cue, its halves split at the longest pause
+    (the pause nearest the middle among equals)."""
+    if len(words) > 1 and _too_long(words):
         gaps = [nxt.start - prev.end for prev, nxt in zip(words, words[1:])]
         cut = 1 + max(range(len(gaps)), key=lambda k: (gaps[k], -abs(2 * k + 2 - len(words))))
         return _halve_long(words[:cut]) + _halve_long(words[cut:])
-    return [LyricLine(words[0].start, words[-1].end, " ".join(w.text for w in words), words)]
+    return [LyricLine(words[0].start, words[-1].end, join_words(words), words)]
 
 
 def snap_to_speech(line: LyricLine, spans: list[Interval]) -> LyricLine:

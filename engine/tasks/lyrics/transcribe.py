@@ -7,27 +7,28 @@ damaged.
 
 from __future__ import annotations
 
-import librosa
 import numpy as np
 
 from engine.audio.clip import Clip
+from engine.audio.resample import resample
 from engine.errors import BadInputError
 from engine.jobs import CancelToken, Progress, null_progress
-from engine.models import whisper
+from engine.models import whisper_ct2 as whisper
+from engine.models.loading import load_catalog_or_local
 from engine.tasks.lyrics.concatenation import concatenation_windows
 from engine.tasks.lyrics.formats import read_line_timings
 from engine.tasks.lyrics.lines import lyric_lines
 from engine.tasks.lyrics.packing import pack_spans
-from engine.tasks.lyrics.separators import separate_vocals
 from engine.tasks.lyrics.types import Lyrics, LyricsSettings, Segmentation, TranscribeFrom
 from engine.tasks.lyrics.vad import SAMPLE_RATE, Span, VadParameters, rms_vad, silero_vad
+from engine.tasks.separators import separate_vocals
 
 
 def to_whisper_audio(clip: Clip) -> np.ndarray:
     """Mono float32 at 16 kHz, Whisper's input."""
     mono = clip.mono()
     if clip.sample_rate != SAMPLE_RATE:
-        mono = librosa.resample(mono, orig_sr=clip.sample_rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
+        mono = resample(mono, clip.sample_rate, SAMPLE_RATE)
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
@@ -47,6 +48,13 @@ def speech_spans(method: Segmentation, settings: LyricsSettings, audio: np.ndarr
 
 def in_seconds(spans: list[Span]) -> list[tuple[float, float]]:
     return [(start / SAMPLE_RATE, end / SAMPLE_RATE) for start, end in spans]
+
+
+def batch_size(settings: LyricsSettings, model) -> int:
+    """The setting, or for 0 (auto) one window at a time on the CPU and 8 on a GPU."""
+    if settings.batch_size > 0:
+        return settings.batch_size
+    return 1 if model.model.device == "cpu" else 8
 
 
 def _fit_length(audio: np.ndarray, frames: int) -> np.ndarray:
@@ -76,7 +84,7 @@ def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress |
         line_timings = read_line_timings(settings.line_timings, clip.source or clip.name)
 
     if vocals is None and settings.wants_vocals:
-        vocals = separate_vocals(settings.separator, clip, progress.sub(0.0, 0.4), cancel)
+        vocals = separate_vocals(settings.separator, clip, progress.sub(0.0, 0.4), cancel, device=settings.device)
     if vocals is None and settings.transcribe_from is TranscribeFrom.VOCALS:
         raise BadInputError(clip.source, "transcribing from the vocals needs a separator or a vocal stem")
     if method is Segmentation.AUTO:
@@ -87,8 +95,10 @@ def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress |
     vocals_audio = None if vocals is None else _fit_length(to_whisper_audio(vocals), len(mix))
     heard = vocals_audio if settings.transcribe_from is TranscribeFrom.VOCALS else mix
 
-    progress(0.4, "loading Whisper")
-    model = whisper.load_model(settings.model, settings.device, settings.compute_type)
+    progress(0.4, f"loading the Whisper model {settings.model}")
+    model = load_catalog_or_local("whisper-ct2", settings.model, device=settings.device,
+                                  compute_type=settings.compute_type)
+    progress(0.45, "finding the windows to decode")
     options = whisper.DecodeOptions(
         language=None if settings.language in ("", "auto") else settings.language,
         beam_size=settings.beam_size, best_of=settings.best_of, temperatures=tuple(settings.temperatures),
@@ -107,8 +117,9 @@ def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress |
             windows = in_seconds(pack_spans(found, int(settings.window_s * SAMPLE_RATE)))
             spans = in_seconds(found)
         cancel.check()
-        transcript = whisper.transcribe_windows(model, heard, windows, options, settings.batch_size,
+        transcript = whisper.transcribe_windows(model, heard, windows, options, batch_size(settings, model),
                                                 decode_progress, cancel)
         source = "mix" if vocals is None else "vocals"
         description = method.value if method is Segmentation.CONCATENATION else f"{method.value} on {source}"
-    return Lyrics(lyric_lines(transcript.segments, spans), transcript.language, settings.model, description)
+    return Lyrics(lyric_lines(transcript.segments, spans), transcript.language, settings.model, description,
+                  vocals=vocals)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 
+from engine.audio.clip import Clip
 from engine.settings import option
 
 LYRICS_FORMATS = ("lrc", "srt", "vtt", "txt", "json")
@@ -16,10 +17,19 @@ LYRICS_FORMATS = ("lrc", "srt", "vtt", "txt", "json")
 
 @dataclass(frozen=True)
 class Word:
+    """A timed word; ``space_before`` is Whisper's own spacing (False for "'en" in "J'en" and for scripts
+    written without spaces), so joined words read as Whisper wrote them."""
+
     start: float
     end: float
     text: str
     probability: float = 1.0
+    space_before: bool = True
+
+
+def join_words(words: list[Word]) -> str:
+    """The words as one line of text, spaced as Whisper spaced them."""
+    return "".join((" " if k and word.space_before else "") + word.text for k, word in enumerate(words))
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class Lyrics:
     language: str = ""
     model_id: str = ""
     method: str = ""
+    vocals: Clip | None = field(default=None, compare=False, repr=False)  # the stem used, if any
 
     @property
     def text(self) -> str:
@@ -96,9 +107,10 @@ class LyricsSettings:
     initial_prompt: str = option("", "text that primes Whisper (names, spelling, style)",
                                  label="Initial prompt", advanced=True)
     word_timestamps: bool = option(True, "time every word (enhanced LRC, karaoke)", label="Word timestamps",
-                                  advanced=True)
-    batch_size: int = option(8, "windows decoded together", minimum=1, maximum=64, label="Batch size",
-                         advanced=True)
+                                   advanced=True)
+    batch_size: int = option(0, "windows decoded together; batching measured no faster on the CPU, and "
+                                "progress moves per window", zero_means="auto: 1 on the CPU, 8 on a GPU",
+                             minimum=0, maximum=64, label="Batch size", advanced=True)
     segmentation: Segmentation = option(Segmentation.AUTO, "how the song is cut into windows; auto = RMS-VAD "
                                         "on separated vocals, Silero VAD on the mix without separation",
                                         label="Segmentation", advanced=True)

