@@ -2,7 +2,7 @@
 in one JSON-able dataclass that a run folder stores next to its weights (``config.json``).
 
 ``TINY`` trains end to end on a CPU in a minute (tests, smoke runs). ``RECOMMENDED`` is the documented size
-for a real model (README, "StableVC"): a 16-layer, 512-wide DiT (≈ 95 M parameters with its attention
+for a real model (README, "StableVC"): a 16-layer, 512-wide DiT (122 M parameters with its attention
 branches), WavLM-large layer 6 quantised to 1024 units, trained on a few thousand hours of multi-speaker
 speech (LibriTTS-R + a slice of Emilia) for 400 k steps of 32 × 4 s segments.
 """
