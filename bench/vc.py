@@ -5,6 +5,9 @@
 
 * RTF (processing time / audio time) of the whole conversion (Whisper-small encoder, 98M-parameter DiT with
   CFG 0.7, BigVGAN v2 22 kHz) for each step count, and each count's time relative to the fewest steps.
+* StableVC beside it (``--stablevc``, on by default): the documented recommended size (122M-parameter dual-attention
+  DiT with timbre and style guidance, WavLM-large layer 6, CAM++, the same BigVGAN), random weights, the same
+  source, timbre and step counts; its RTF and its time relative to Seed-VC's at the same step count.
 * ``--memory``: the peak resident memory a conversion adds over the loaded models, per source length, in a
   fresh process each (flat in the source length means the chunking works), relative to the shortest.
 * ``--reference``: Seed-VC 0.4.3's own DiT/CFM (``seed_vc.modules``, installed by the user; never a
@@ -42,6 +45,8 @@ BIGVGAN_22K = {"resblock": "1", "upsample_rates": [4, 4, 2, 2, 2, 2], "upsample_
 WHISPER_SMALL = dict(d_model=768, encoder_layers=12, encoder_attention_heads=12, encoder_ffn_dim=3072,
                      decoder_layers=1, decoder_attention_heads=12, decoder_ffn_dim=3072, num_mel_bins=80)
 TIMBRE_SECONDS = 6.0
+WAVLM_LARGE = dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
+                   do_stable_layer_norm=True, feat_extract_norm="layer", conv_bias=True)
 
 
 def random_models(device: torch.device, dtype: torch.dtype) -> VoiceModels:
@@ -56,6 +61,22 @@ def random_models(device: torch.device, dtype: torch.dtype) -> VoiceModels:
                        content=content.eval().to(device, dtype),
                        speaker=CAMPPlus().eval().fold_batchnorms().to(device),
                        vocoder=BigVGAN(BigVGANConfig.from_dict(BIGVGAN_22K)).eval().to(device))
+
+
+def stablevc_models(device: torch.device, dtype: torch.dtype, speaker: CAMPPlus, vocoder: BigVGAN):
+    """The recommended StableVC with random weights and a random WavLM-large (cut after the used layer)."""
+    from transformers import WavLMConfig, WavLMModel
+
+    from engine.models.stablevc import RECOMMENDED, StableVC
+    from engine.models.stablevc.convert import RunModels
+    from engine.models.stablevc.features import WavLMContent
+
+    torch.manual_seed(0)
+    content = WavLMContent(WavLMModel(WavLMConfig(**WAVLM_LARGE)), RECOMMENDED.content_layer, normalize=True)
+    model = StableVC(RECOMMENDED, WAVLM_LARGE["hidden_size"])
+    model.centroids.normal_()
+    return RunModels(model=model.eval().to(device, dtype), content=content.to(device, dtype), speaker=speaker,
+                     vocoder=vocoder)
 
 
 def voice(seconds: float, seed: int) -> Clip:
@@ -83,6 +104,13 @@ def rtf_table(args: argparse.Namespace) -> None:
             models = random_models(device, dtype)
             source, timbre = voice(args.seconds, 1), voice(TIMBRE_SECONDS, 2)
             convert_voice(source, timbre, VCSettings(steps=1, device=device_name), models=models)  # warm-up
+            stable = None
+            if args.stablevc:
+                from engine.models.stablevc.convert import convert
+
+                stable = stablevc_models(device, dtype, models.speaker, models.vocoder)
+                style = voice(TIMBRE_SECONDS, 3)
+                convert(source, timbre, style, stable, steps=1, rhythm="source")  # warm-up
             first = None
             for steps in args.steps:
                 sync(device)
@@ -94,6 +122,16 @@ def rtf_table(args: argparse.Namespace) -> None:
                 print(f"{device_name:5s} {precision:4s} {steps:3d} steps  {args.seconds:5.1f} s source  "
                       f"RTF {elapsed / args.seconds:7.3f}  ({elapsed / first:5.2f}x the {args.steps[0]}-step time)",
                       flush=True)
+                if stable is not None:
+                    sync(device)
+                    start = time.perf_counter()
+                    out = convert(source, timbre, style, stable, steps=steps, rhythm="source")
+                    sync(device)
+                    stable_elapsed = time.perf_counter() - start
+                    seconds = out.duration  # the source's rhythm: as long as the source, like Seed-VC's output
+                    print(f"{device_name:5s} {precision:4s} {steps:3d} steps  {args.seconds:5.1f} s source  "
+                          f"StableVC RTF {stable_elapsed / args.seconds:7.3f} ({seconds:.1f} s out)  "
+                          f"{stable_elapsed / elapsed:5.2f}x the Seed-VC time", flush=True)
 
 
 def memory_child(seconds: float) -> None:
@@ -209,6 +247,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of the reference comparison")
     parser.add_argument("--skip-rtf", action="store_true")
+    parser.add_argument("--stablevc", action=argparse.BooleanOptionalAction, default=True,
+                        help="time StableVC (recommended size) beside Seed-VC in the RTF table")
     parser.add_argument("--memory-child", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -55,15 +55,19 @@ OUTPUT_SUFFIX = "_vc"
 class VCSettings:
     timbre: str = option("", "recording of the target voice (5-10 s is ideal; only its first 25 s are used)",
                          label="Timbre reference", browse="file")
-    style: str = option("", "style reference; Seed-VC v1 has a single speaker condition, so the style is the "
-                            "same as the timbre and this must be empty or the timbre file",
+    style: str = option("", "style reference (prosody: pitch contour, energy, rhythm) for a StableVC run; Seed-VC "
+                            "v1 has a single speaker condition, so there it must be empty or the timbre file",
                         label="Style reference", browse="file", advanced=True)
-    model: str = option(DEFAULT_MODEL, "voice conversion model (catalog id)",
-                        choices=[e.id for e in default_catalog().for_task("vc")], kind="model", model_task="vc")
+    model: str = option(DEFAULT_MODEL, "voice conversion model: a catalog id, or a trained StableVC run folder "
+                                       f"(`vocalis train stablevc`); catalog: "
+                                       f"{', '.join(e.id for e in default_catalog().for_task('vc'))}",
+                        kind="model", model_task="vc", browse="folder")
     steps: int = option(10, "Euler steps of the flow: 4-10 fast, 25-50 best", minimum=1, maximum=200,
                         label="Steps")
     cfg: float = option(0.7, "classifier-free guidance rate (0 turns it off and halves the work)", minimum=0.0,
                         maximum=3.0, label="CFG rate")
+    style_cfg: float = option(0.7, "StableVC runs: guidance of the style reference (cfg guides the timbre)",
+                              minimum=0.0, maximum=3.0, label="Style guidance", advanced=True)
     length: float = option(1.0, "output duration / input duration (below 1 speaks faster)", minimum=0.5,
                            maximum=2.0, label="Length ratio", advanced=True)
     seed: int = option(0, "seed of the initial noise (same seed, same settings: same result)", label="Seed",
@@ -129,6 +133,8 @@ def convert_voice(source: Clip, timbre: Clip, settings: VCSettings, progress: Pr
     docstring). ``style`` is accepted for the shared VC interface and must be the timbre for Seed-VC v1."""
     progress = progress or null_progress()
     cancel = cancel or CancelToken()
+    if stablevc_run(settings):
+        return convert_with_run(source, timbre, style, settings, progress, cancel)
     _check_style(timbre, style)
     if source.frames == 0:
         raise BadInputError(source.source, "the source is empty")
@@ -228,6 +234,11 @@ def convert_and_score(source: Clip, timbre: Clip, settings: VCSettings, progress
     the file task)."""
     progress = progress or null_progress()
     cancel = cancel or CancelToken()
+    if stablevc_run(settings):
+        run = run_models(settings)
+        converted = convert_with_run(source, timbre, style, settings, progress.sub(0.0, 0.95), cancel, models=run)
+        progress(0.96, "voice similarity")
+        return VoiceConversion(converted, score_conversion(source, timbre, converted, run.speaker))
     models = load_voice_models(settings)
     converted = convert_voice(source, timbre, settings, progress.sub(0.0, 0.95), cancel, style=style,
                               models=models)
@@ -236,6 +247,41 @@ def convert_and_score(source: Clip, timbre: Clip, settings: VCSettings, progress
     similarity = score_conversion(source, timbre, converted, models.speaker)
     progress(1.0, "done")
     return VoiceConversion(converted, similarity)
+
+
+# -- StableVC runs -------------------------------------------------------------------------------------
+# A model setting naming a trained StableVC run folder converts with it; the style reference is live there.
+
+def stablevc_run(settings: VCSettings) -> bool:
+    from engine.models.stablevc import is_run
+
+    return settings.model not in default_catalog() and is_run(settings.model)
+
+
+def run_models(settings: VCSettings) -> Any:
+    """The run's models, cached (a batch loads them once) until the run's weights change."""
+    from engine.models.cache import model_cache
+    from engine.models.stablevc.convert import load_run_models
+    from engine.models.stablevc.run import WEIGHTS_NAME
+
+    device = devices.resolve(settings.device)
+    weights = Path(settings.model).resolve() / WEIGHTS_NAME
+    key = ("stablevc-run", str(weights), weights.stat().st_mtime_ns, str(device))
+
+    def load() -> Any:
+        return load_run_models(settings.model, device)
+
+    return model_cache.get(key, load)
+
+
+def convert_with_run(source: Clip, timbre: Clip, style: Clip | None, settings: VCSettings, progress: Progress,
+                     cancel: CancelToken, *, models: Any = None) -> Clip:
+    """StableVC: timbre from ``timbre``, prosody and rhythm from ``style`` (the timbre when None)."""
+    from engine.models.stablevc.convert import convert
+
+    return convert(source, timbre, style if style is not None else timbre, models or run_models(settings),
+                   steps=settings.steps, timbre_scale=settings.cfg, style_scale=settings.style_cfg, length=settings.length,
+                   seed=settings.seed, progress=progress, cancel=cancel)
 
 
 # -- file task ------------------------------------------------------------------------------------------
@@ -248,7 +294,8 @@ def output_names(output_stem: Path, settings: VCSettings) -> list[Path]:
 def _load_reference(settings: VCSettings) -> Clip:
     if not settings.timbre:
         raise BadInputError(None, "voice conversion needs a timbre reference (--timbre FILE)")
-    if settings.style and Path(settings.style).resolve() != Path(settings.timbre).resolve():
+    if settings.style and Path(settings.style).resolve() != Path(settings.timbre).resolve() and \
+            not stablevc_run(settings):
         raise BadInputError(settings.style, "Seed-VC v1 has a single speaker condition: the style reference must be "
                                             "the timbre reference (leave --style empty)")
     return audio_io.load(settings.timbre)
@@ -259,11 +306,12 @@ def process_file(input_path: Path, output_stem: Path, settings: VCSettings, prog
     """Convert one file: ``<stem>_vc.wav`` and ``<stem>_vc.json`` (settings and voice similarity)."""
     timbre = _load_reference(settings)
     source = audio_io.load(input_path, cancel=cancel)
-    result = convert_and_score(source, timbre, settings, progress.sub(0.0, 0.98), cancel)
+    style = audio_io.load(settings.style) if settings.style and stablevc_run(settings) else None
+    result = convert_and_score(source, timbre, settings, progress.sub(0.0, 0.98), cancel, style=style)
     similarity = result.similarity
     wav_path, report_path = output_names(output_stem, settings)
     audio_io.save(result.clip, wav_path)
-    report = {"input": str(input_path), "timbre": settings.timbre, "model": settings.model, "steps": settings.steps,
+    report = {"input": str(input_path), "timbre": settings.timbre, "style": settings.style, "model": settings.model, "steps": settings.steps,
               "cfg": settings.cfg, "length": settings.length, "seed": settings.seed,
               "similarity": similarity.as_dict()}
     write_text_atomic(report_path, json.dumps(report, indent=2) + "\n")
@@ -273,7 +321,8 @@ def process_file(input_path: Path, output_stem: Path, settings: VCSettings, prog
 
 registry.register(registry.FileTask(
     name="vc",
-    help="convert the voice of recordings to the voice of a timbre reference (Seed-VC v1)",
+    help="convert the voice of recordings to the voice of a timbre reference (Seed-VC v1), or with a trained "
+         "StableVC run (--model RUN_DIR) to a timbre and a separate --style reference",
     settings_type=VCSettings,
     process_file=process_file,
     output_names=output_names,

@@ -15,10 +15,13 @@ from engine.audio.clip import Clip
 from engine.audio.dsp import crop_seconds
 from engine.errors import VocalisError
 from engine.jobs import Job
+from engine.models.stablevc.run import find_runs, is_run
 from engine.tasks.vc import VCSettings, VoiceConversion, convert_and_score
 from gui.settings_form import SettingsForm
 
 STYLE_NOTE = "Same as timbre (Seed-VC v1 has a single speaker condition)"
+STYLE_SAME = "Same as timbre"
+PICK_STYLE_FILE = "choose a style file"
 
 
 class ConvertVoicePanel(QWidget):
@@ -46,13 +49,18 @@ class ConvertVoicePanel(QWidget):
         self.use_selection = QCheckBox("only the selected time range of that track")
         choice.addRow("", self.use_selection)
         self.style = QComboBox()
-        self.style.addItem(STYLE_NOTE)
-        self.style.setToolTip("the style reference; Seed-VC v1 conditions on one speaker embedding, taken from the "
-                              "timbre reference")
+        self.style.setToolTip("the style reference (pitch contour, energy, rhythm): live for trained StableVC runs; "
+                              "Seed-VC v1 conditions on one speaker embedding, taken from the timbre reference")
+        self.style.activated.connect(self._style_chosen)
+        self.style_file: Clip | None = None
         choice.addRow("Style", self.style)
         layout.addLayout(choice)
 
         self.form = SettingsForm(VCSettings(), self, hidden=("timbre", "style"))
+        self.model_list = self.form.editor("model")
+        for run in find_runs():
+            self.model_list.add_value(f"StableVC run: {run.name}", str(run), str(run))
+        self.model_list.currentIndexChanged.connect(self.refresh_style)
         layout.addWidget(self.form)
         self.convert_button = QPushButton("Convert voice")
         self.convert_button.clicked.connect(self.convert)
@@ -63,6 +71,54 @@ class ConvertVoicePanel(QWidget):
         layout.addStretch(1)
         self.refresh_tracks()
         window.tracks_changed.connect(self.refresh_tracks)
+
+    # -- style reference (StableVC runs) ----------------------------------------------------------------------
+
+    def style_live(self) -> bool:
+        value = self.model_list.value()
+        return isinstance(value, str) and is_run(value)
+
+    def refresh_style(self) -> None:
+        """Seed-VC: the fixed note. A StableVC run: same as timbre, the tracks, a file."""
+        current = self.style.currentData()
+        self.style.clear()
+        live = self.style_live()
+        self.style.setEnabled(live)
+        if not live:
+            self.style.addItem(STYLE_NOTE, None)
+            return
+        self.style.addItem(STYLE_SAME, None)
+        for track in self.window.tracks():
+            self.style.addItem(f"Track: {track.clip.name or 'untitled'}", track)
+        if self.style_file is not None:
+            self.style.addItem(f"File: {self.style_file.name}", self.style_file)
+        self.style.addItem("Choose a file…", PICK_STYLE_FILE)
+        index = next((i for i in range(self.style.count()) if self.style.itemData(i) is current), 0)
+        self.style.setCurrentIndex(index if current is not None else 0)
+
+    def _style_chosen(self, index: int) -> None:
+        if self.style.itemData(index) is not PICK_STYLE_FILE:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Style reference", "", "Audio files (*.*)")
+        self.style.setCurrentIndex(0)
+        if path:
+            self.load_style_file(path)
+
+    def load_style_file(self, path: str | Path) -> None:
+        try:
+            self.style_file = audio_io.load(path)
+        except VocalisError as exc:
+            self.window.report_error("Style reference", str(exc))
+            return
+        self.refresh_style()
+        self.style.setCurrentIndex(next(i for i in range(self.style.count()) if self.style.itemData(i) is self.style_file))
+
+    def style_clip(self) -> Clip | None:
+        """The chosen style reference, or None for "same as timbre" (and for Seed-VC)."""
+        data = self.style.currentData() if self.style_live() else None
+        if data is None or data is PICK_STYLE_FILE:
+            return None
+        return data if isinstance(data, Clip) else data.clip
 
     # -- timbre reference ---------------------------------------------------------------------------------
 
@@ -77,6 +133,7 @@ class ConvertVoicePanel(QWidget):
         self.timbre.addItem("Choose a file…", None)
         index = self._index_of(current) if current is not None else -1
         self.timbre.setCurrentIndex(index if index >= 0 else self._default_index())
+        self.refresh_style()
 
     def _index_of(self, data: object) -> int:
         return next((i for i in range(self.timbre.count()) if self.timbre.itemData(i) is data), -1)
@@ -146,7 +203,7 @@ class ConvertVoicePanel(QWidget):
             self.window.report_error("Convert voice", str(exc))
             return None
         self.result.setText("")
-        return self.window.run_job(convert_and_score, source, timbre, settings,
+        return self.window.run_job(convert_and_score, source, timbre, settings, style=self.style_clip(),
                                    name=f"Converting {source.name or 'the track'} to {timbre.name or 'the timbre'}",
                                    on_result=self._add_result, owner=self)
 
