@@ -55,10 +55,16 @@ def ok_records(output: Path) -> list[dict]:
     return [r for r in Manifest(output / MANIFEST_NAME).records() if r.get("status") == "ok"]
 
 
+def terminal_signals() -> None:
+    """Ctrl-C as in a terminal: a runner that started the tests in the background (SIGINT ignored, which
+    children inherit and Python then keeps) must not change what the Ctrl-C test sees."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_and_wait_for(inputs: Path, outputs: Path, files_done: int) -> subprocess.Popen:
     """Start ``vocalis batch`` in a subprocess and return once its manifest has ``files_done`` ok lines."""
     process = subprocess.Popen(command(inputs, outputs), cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=terminal_signals)
     deadline = time.monotonic() + 120
     while len(ok_records(outputs)) < files_done:
         assert process.poll() is None, process.stderr.read().decode()
