@@ -29,6 +29,9 @@ class BatchItem:
     output_stem: Path
     outputs: tuple[Path, ...]
     weight: float | None  # the task's weight of this input (FileTask.weight); None when unknown
+    # Output folders that did not exist when the batch was planned. A failed file removes those still empty,
+    # whichever file made them: with files running in parallel, the one that made a folder may fail first.
+    new_folders: tuple[Path, ...] = ()
 
 
 @dataclass
@@ -69,7 +72,7 @@ def error_text(item: BatchItem, problem: BaseException | str) -> str:
     return text if str(item.input) in text else f"{item.input}: {text}"
 
 
-def _missing_folders(paths: Sequence[Path]) -> list[Path]:
+def missing_folders(paths: Sequence[Path]) -> list[Path]:
     """The folders above ``paths`` that do not exist yet, deepest first."""
     missing: set[Path] = set()
     for path in paths:
@@ -95,7 +98,8 @@ def run_item(task: FileTask, settings: Any, item: BatchItem, progress: Progress,
     the task's outputs are atomic, and the folders made for them are removed again when empty. ``extra`` is
     passed to ``task.process_file`` (the ``prepared`` input). Re-raises :class:`Cancelled`."""
     started = time.monotonic()
-    new_folders = _missing_folders(item.outputs)
+    new_folders = sorted(set(item.new_folders) | set(missing_folders(item.outputs)),
+                         key=lambda folder: len(folder.parts), reverse=True)
     try:
         written = task.process_file(item.input, item.output_stem, settings, progress, cancel, **extra)
         missing = [p for p in item.outputs if not p.exists()]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from engine import settings as settings_mod
-from engine.batch.executor import BatchItem
+from engine.batch.executor import BatchItem, missing_folders
 from engine.errors import BadInputError
 from engine.fileio import TEMP_MARK
 from engine.tasks.registry import FileTask
@@ -104,7 +104,7 @@ def plan(request: BatchRequest, task: FileTask, settings: Any) -> list[BatchItem
     for path, relative in walk_inputs(request, task):
         stem = output_stem(request, Path(relative))
         outputs = tuple(Path(p) for p in task.expected_outputs(path, stem, settings))
-        items.append(BatchItem(path, relative, stem, outputs, task.weight(path)))
+        items.append(BatchItem(path, relative, stem, outputs, task.weight(path), tuple(missing_folders(outputs))))
     return items
 
 
@@ -114,7 +114,7 @@ def plan_files(task: FileTask, inputs: Sequence[Path], output_dir: Path, setting
     for path in map(Path, inputs):
         stem = output_dir / path.stem
         outputs = tuple(Path(p) for p in task.expected_outputs(path, stem, settings))
-        items.append(BatchItem(path, str(path), stem, outputs, task.weight(path)))
+        items.append(BatchItem(path, str(path), stem, outputs, task.weight(path), tuple(missing_folders(outputs))))
     return items
 
 
