@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -58,3 +59,14 @@ def _session_models_dir(factory) -> Path:
 
 def have(tool: str) -> bool:
     return shutil.which(tool) is not None
+
+
+def require_tools(*tools: str) -> None:
+    """Skip a test whose command-line tools are missing; under CI (``CI=true``) fail instead, so a missing
+    install step cannot pass unnoticed."""
+    missing = [tool for tool in tools if not have(tool)]
+    if missing:
+        message = f"needs {', '.join(missing)} (tools/setup.sh installs them)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)

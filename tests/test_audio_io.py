@@ -15,7 +15,7 @@ from engine.audio.clip import Clip
 from engine.errors import BadInputError, Cancelled, OutputError
 from engine.fileio import TEMP_MARK
 from engine.jobs import CancelToken
-from tests.conftest import REPO, have
+from tests.conftest import REPO, require_tools
 from tests.synth import dominant_frequency, tone
 
 
@@ -119,8 +119,8 @@ def test_a_cancelled_load_stops_with_cancelled(tmp_path):
     assert len(seen) == 1
 
 
-@pytest.mark.skipif(not have("ffmpeg"), reason="the m4a fallback decodes through ffmpeg")
 def test_formats_outside_libsndfile_decode_through_ffmpeg(tmp_path):
+    require_tools("ffmpeg")  # the m4a fallback decodes through ffmpeg
     rate = 48_000
     source = io.save(Clip(np.stack([tone(500, 1.5, rate), tone(750, 1.5, rate)]), rate), tmp_path / "src.wav")
     m4a = tmp_path / "tones.m4a"
@@ -133,10 +133,10 @@ def test_formats_outside_libsndfile_decode_through_ffmpeg(tmp_path):
     assert abs(dominant_frequency(loaded.samples[1], rate) - 750) < 2
 
 
-@pytest.mark.skipif(not have("ffmpeg"), reason="ffmpeg writes the mp3 without a length tag")
 def test_vbr_mp3_without_a_length_tag_loads_all_its_audio(tmp_path):
     """libsndfile guesses such a file's length from its first frames' bitrate; the load must neither
     call it truncated nor pad it, but read what the decoder delivers."""
+    require_tools("ffmpeg")  # ffmpeg writes the mp3 without a length tag
     rate = 44_100
     source = io.save(Clip(tone(440, 3.0, rate) * np.linspace(0, 1, 3 * rate, dtype=np.float32), rate),
                      tmp_path / "src.wav")

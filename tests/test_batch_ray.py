@@ -27,7 +27,7 @@ from engine.settings import option
 from engine.tasks import registry
 from engine.tasks.convert import ConvertSettings
 from tests.batch_conformance import GOOD, BatchExecutorConformance, ok_counts, temp_files, write_inputs
-from tests.conftest import DATA, REPO, _session_models_dir, have
+from tests.conftest import DATA, REPO, _session_models_dir, require_tools
 
 if os.environ.get("CI") == "true":
     import ray  # CI installs the cluster extra: a missing Ray is a failure there
@@ -140,8 +140,8 @@ def test_convert_on_ray_writes_the_local_executors_bytes_by_path_and_shipped(ray
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not have("espeak-ng") and os.environ.get("CI") != "true", reason="needs espeak-ng")
 def test_lyrics_with_whisper_on_ray_match_the_local_executor(ray_cluster, tmp_path):
+    require_tools("espeak-ng")
     from engine.tasks.lyrics.types import LyricsSettings
     from tests.synth import speak
 

@@ -5,7 +5,6 @@ espeak-ng voices the way a speaker model must."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -18,7 +17,7 @@ import torch
 from engine.errors import BadInputError, ModelLoadError
 from engine.models.campplus import CAMPPlus, cosine_similarity, fbank, load_model
 from engine.models.checkpoint import read_tensors
-from tests.conftest import GOLDEN, have
+from tests.conftest import GOLDEN, require_tools
 from tests.synth import pitch_shift, speak
 
 GOLDEN_DIR = GOLDEN / "seedvc"
@@ -49,15 +48,6 @@ def campplus(campplus_weights) -> CAMPPlus:
 @pytest.fixture(scope="module")
 def case():
     return np.load(GOLDEN_DIR / "campplus_case.npz")
-
-
-def require_tools(*tools: str) -> None:
-    missing = [tool for tool in tools if not have(tool)]
-    if missing:
-        message = f"needs {', '.join(missing)} (tools/setup.sh installs them)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def test_module_layout_is_the_released_file_layout():

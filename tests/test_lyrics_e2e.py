@@ -12,7 +12,7 @@ from engine.tasks.lyrics import LyricsSettings, Segmentation
 from engine.tasks.lyrics.file_task import process_file
 from engine.tasks.lyrics.formats import parse_lrc, read_lyrics
 from engine.jobs import CancelToken, null_progress
-from tests.conftest import have
+from tests.conftest import require_tools
 from tests.synth import speak
 
 SR = 16000
@@ -55,6 +55,7 @@ def accompaniment(folder) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def song(tmp_path_factory):
+    require_tools("espeak-ng", "sox")
     folder = tmp_path_factory.mktemp("song")
     vocals = np.zeros(int(SONG_S * SR), np.float32)
     timings = ["start_time,end_time,lyrics_line"]
@@ -73,7 +74,6 @@ def song(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (have("espeak-ng") and have("sox")), reason="needs espeak-ng and sox")
 def test_song_transcribed_from_the_mix_segmented_by_the_stem(song, tmp_path):
     settings = LyricsSettings(language="en", separator=f"stem:{song / 'vocals.wav'}", format=["lrc", "txt", "json"])
     paths = process_file(song / "song.wav", tmp_path / "song", settings, null_progress(), CancelToken())
@@ -91,7 +91,6 @@ def test_song_transcribed_from_the_mix_segmented_by_the_stem(song, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (have("espeak-ng") and have("sox")), reason="needs espeak-ng and sox")
 def test_known_line_timings_drive_the_concatenation_method(song, tmp_path):
     settings = LyricsSettings(language="en", segmentation=Segmentation.CONCATENATION,
                               line_timings=str(song / "lines.csv"), format=["json"])

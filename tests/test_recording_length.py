@@ -14,7 +14,7 @@ import soundfile as sf
 from scipy.signal import hilbert
 
 from engine.audio import devices
-from tests.conftest import have
+from tests.conftest import require_tools
 from tests.pulse import ensure_null_sink_pulseaudio
 from tests.synth import tone
 
@@ -32,10 +32,7 @@ def tone_in_the_sink(tmp_path, monkeypatch):
     """A long tone playing through paplay into a null sink of this test's own (other tests may play into
     the shared one meanwhile), whose monitor the recorder hears (PULSE_SOURCE steers ALSA's PulseAudio
     plugin)."""
-    if not have("paplay"):
-        if os.environ.get("CI") == "true":
-            pytest.fail("paplay (pulseaudio-utils) is required")
-        pytest.skip("paplay is not installed")
+    require_tools("paplay")
     ensure_null_sink_pulseaudio()
     sink = f"vocalis_recording_test_{os.getpid()}"
     module = subprocess.run(["pactl", "load-module", "module-null-sink", f"sink_name={sink}"],

