@@ -11,8 +11,7 @@ Loading: :func:`load_model` (a folder, :mod:`.model`); catalog models through
 
 from __future__ import annotations
 
-import bisect
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -27,7 +26,6 @@ from engine.models import devices
 from engine.models.whisper_ct2.model import load_model
 
 SAMPLE_RATE = 16000
-FRAMES_PER_SECOND = 100  # Whisper's mel frames; a batched segment's ``seek`` is its window's start in frames
 # faster-whisper's defaults for retrying a decode at a higher temperature and for skipping silence
 COMPRESSION_RATIO_LIMIT = 2.4
 LOG_PROB_LIMIT = -1.0
@@ -64,8 +62,11 @@ def seeded_copy(model: WhisperModel) -> WhisperModel:
     may sample runs on a new copy, whose new worker thread seeds its generator from the fixed seed.
     """
     ctranslate2.set_random_seed(SAMPLING_SEED)
+    loaded_from = model.loaded_from
+    sequential = {**loaded_from, "workers": 1,  # the copy decodes one thing at a time, on all the threads
+                  "cpu_threads": loaded_from["cpu_threads"] * loaded_from["workers"]}
     with devices.out_of_memory_as_error(model.model.device, "loading a fresh copy of Whisper", "use a smaller model"):
-        return load_model(**model.loaded_from)
+        return load_model(**sequential)
 
 
 def _collect(model: WhisperModel, segments: Iterator[Segment], progress: Progress, cancel: CancelToken,
@@ -128,33 +129,82 @@ def is_no_speech(segment: Segment) -> bool:
     return segment.no_speech_prob > NO_SPEECH_LIMIT and segment.avg_logprob < LOG_PROB_LIMIT
 
 
+def detect_language(model: WhisperModel, audio: np.ndarray, windows: list[tuple[float, float]]) -> str:
+    """The language of the windows, judged as faster-whisper's batched pipeline judges it: from the start of
+    their features laid end to end (once for the song, so every group of windows decodes in one language)."""
+    if not model.model.is_multilingual:
+        return "en"
+    features = [model.feature_extractor(audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)])[..., :-1]
+                for start, end in windows]
+    features.append(np.full((model.model.n_mels, 1), -1.5, dtype="float32"))  # as faster-whisper pads it
+    language, _, _ = model.detect_language(features=np.concatenate(features, axis=1))
+    return language
+
+
+def _decode_in_parallel(model: WhisperModel, groups: list[list[tuple[float, float]]],
+                        decode: Callable[[list[tuple[float, float]]], list[Segment]], progress: Progress,
+                        cancel: CancelToken) -> list[Segment]:
+    """``decode(group)`` for every group of windows, as many at once as ``model`` has replicas, reporting
+    each group as it finishes.
+
+    The job polls ``cancel`` while groups decode on helper threads: a cancel takes effect within
+    :data:`CANCEL_POLL_S`, groups in progress finish in the background and no other group starts."""
+    total = sum(len(group) for group in groups)
+    queue = iter(groups)
+    pool = ThreadPoolExecutor(max_workers=model.model.num_workers, thread_name_prefix="whisper-window")
+    running: dict = {}
+    out: list[Segment] = []
+    done = 0
+
+    def start_next() -> None:
+        group = next(queue, None)
+        if group is not None:
+            running[pool.submit(decode, group)] = len(group)
+
+    try:
+        with devices.out_of_memory_as_error(model.model.device, "transcribing", "lower the batch size"):
+            for _ in range(model.model.num_workers):
+                start_next()
+            while running:
+                cancel.check()
+                finished, _ = wait(running, timeout=CANCEL_POLL_S, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    out += future.result()
+                    done += running.pop(future)
+                    progress(done / total, f"window {done} of {total} decoded")
+                    start_next()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return out
+
+
 def transcribe_windows(model: WhisperModel, audio: np.ndarray, windows: list[tuple[float, float]],
                        options: DecodeOptions, batch_size: int, progress: Progress,
                        cancel: CancelToken) -> Transcript:
-    """Decode each ``(start_s, end_s)`` window (≤30 s) independently, ``batch_size`` at a time.
+    """Decode each ``(start_s, end_s)`` window (≤30 s) independently: ``batch_size`` windows per call, and
+    as many calls at once as the model has replicas (single-threaded CPU replicas, see
+    ``loader.cpu_workers_and_threads``). The tokens are the same however the windows are grouped.
 
     Each window is decoded whole, without timestamp tokens (as in the paper), so a window is never cut
     short at a timestamp; lines come from the word times. The batched decoder uses one temperature, so
     windows stuck in a repetition loop are decoded again by the sequential decoder with the rest of the
     temperature sequence (on a :func:`seeded_copy`); windows Whisper judges silent are dropped. Segment
-    times are absolute. Progress is reported per window; cancel is honoured between batches.
+    times are absolute. Progress is reported per window; cancel is honoured between groups.
     """
     if not windows:
         return Transcript([], options.language or "")
-    # the seek faster-whisper gives a window's segment (its start, cut to samples, then to frames)
-    starts = [int(int(start * SAMPLE_RATE) / SAMPLE_RATE * FRAMES_PER_SECOND) for start, _ in windows]
-    segments, info = BatchedInferencePipeline(model).transcribe(
-        audio, language=options.language, beam_size=options.beam_size, best_of=options.best_of,
-        temperature=list(options.temperatures), initial_prompt=options.initial_prompt or None,
-        word_timestamps=options.word_timestamps, without_timestamps=True, batch_size=batch_size,
-        clip_timestamps=[{"start": start, "end": end} for start, end in windows])
+    language = options.language or detect_language(model, audio, windows)
 
-    def window_done(segment: Segment) -> tuple[float, str]:
-        done = bisect.bisect_right(starts, segment.seek)
-        return done / len(windows), f"window {done} of {len(windows)} decoded"
+    def decode(group: list[tuple[float, float]]) -> list[Segment]:
+        segments, _ = BatchedInferencePipeline(model).transcribe(
+            audio, language=language, beam_size=options.beam_size, best_of=options.best_of,
+            temperature=list(options.temperatures), initial_prompt=options.initial_prompt or None,
+            word_timestamps=options.word_timestamps, without_timestamps=True, batch_size=batch_size,
+            clip_timestamps=[{"start": start, "end": end} for start, end in group])
+        return list(segments)
 
-    decoded = _collect(model, segments, progress.sub(0.0, 0.9), cancel, window_done)
-    language = info.language
+    groups = [windows[k:k + batch_size] for k in range(0, len(windows), batch_size)]
+    decoded = _decode_in_parallel(model, groups, decode, progress.sub(0.0, 0.9), cancel)
     retry_temperatures = list(options.temperatures[1:])
     looped = [segment for segment in decoded if retry_temperatures and is_stuck_in_a_loop(segment)]
     kept = [segment for segment in decoded if segment not in looped and not is_no_speech(segment)]
@@ -164,7 +214,8 @@ def transcribe_windows(model: WhisperModel, audio: np.ndarray, windows: list[tup
             audio, language=language, beam_size=options.beam_size, best_of=options.best_of,
             temperature=retry_temperatures, initial_prompt=options.initial_prompt or None,
             word_timestamps=options.word_timestamps, condition_on_previous_text=False,
-            clip_timestamps=[bound for segment in looped for bound in (segment.start, segment.end)])
+            clip_timestamps=[bound for segment in sorted(looped, key=lambda segment: segment.start)
+                             for bound in (segment.start, segment.end)])
         end = max(segment.end for segment in looped)
         kept += _collect(model, retried, progress.sub(0.9, 1.0), cancel,
                          lambda segment: (min(1.0, segment.end / end), "decoded again"))

@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # loaders get an InstalledModel; the family itself never impo
     from engine.models.store import InstalledModel
 
 DEFAULT_COMPUTE_TYPES = {"cpu": "int8", "cuda": "float16"}
+# Replicas for decoding independent windows at once on the CPU; more would multiply memory (a large-v3
+# replica is ~1.5 GB in int8) for little gain.
+MAX_CPU_WORKERS = 4
 
 
 def ct2_device(device: torch.device) -> tuple[str, int]:
@@ -37,18 +40,33 @@ def compute_type_for(ct2_kind: str, requested: str = "auto", config: Mapping[str
     return str((config or {}).get(f"compute_type_{ct2_kind}", DEFAULT_COMPUTE_TYPES[ct2_kind]))
 
 
-def _load(folder: Path, config: Mapping[str, Any], device: torch.device, compute_type: str) -> WhisperModel:
+def cpu_workers_and_threads(threads: int, parallel_windows: bool) -> tuple[int, int]:
+    """(replicas, threads each) sharing ``threads`` CPU threads.
+
+    One decode (a beam search over one window) is a chain of small matrix products that two threads barely
+    speed up, so independent windows decode faster side by side on single-threaded replicas than one after
+    another on all threads. Whisper's own long-form loop is sequential and keeps one replica."""
+    if not parallel_windows:
+        return 1, threads
+    workers = max(1, min(threads, MAX_CPU_WORKERS))
+    return workers, max(1, threads // workers)
+
+
+def _load(folder: Path, config: Mapping[str, Any], device: torch.device, compute_type: str,
+          parallel_windows: bool) -> WhisperModel:
     kind, index = ct2_device(device)
+    workers, threads = cpu_workers_and_threads(devices.cpu_threads(), parallel_windows) if kind == "cpu" else (1, 0)
     return load_model(folder, device=kind, device_index=index,
-                      compute_type=compute_type_for(kind, compute_type, config),
-                      cpu_threads=devices.cpu_threads() if kind == "cpu" else 0)
+                      compute_type=compute_type_for(kind, compute_type, config), cpu_threads=threads,
+                      workers=workers)
 
 
 def load_installed(installed: InstalledModel, device: torch.device, dtype: torch.dtype, *,
-                   compute_type: str = "auto") -> WhisperModel:
-    return _load(installed.folder, installed.config, device, compute_type)
+                   compute_type: str = "auto", parallel_windows: bool = False) -> WhisperModel:
+    return _load(installed.folder, installed.config, device, compute_type, parallel_windows)
 
 
-def load_path(path: Path, device: torch.device, dtype: torch.dtype, *, compute_type: str = "auto") -> WhisperModel:
+def load_path(path: Path, device: torch.device, dtype: torch.dtype, *, compute_type: str = "auto",
+              parallel_windows: bool = False) -> WhisperModel:
     """A CTranslate2 Whisper folder the user points at (not in the catalog)."""
-    return _load(path, {}, device, compute_type)
+    return _load(path, {}, device, compute_type, parallel_windows)

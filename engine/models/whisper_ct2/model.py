@@ -25,18 +25,19 @@ def check_model_folder(path: str | Path) -> Path:
 
 
 def load_model(path: str | Path, config: object = None, device: str = "cpu", *, compute_type: str = "int8",
-               device_index: int = 0, cpu_threads: int = 0) -> WhisperModel:
+               device_index: int = 0, cpu_threads: int = 0, workers: int = 1) -> WhisperModel:
     """The Whisper model in folder ``path`` on a CTranslate2 ``device`` ("cpu" or "cuda") with weights in
-    ``compute_type``. ``config`` is unused: the folder's ``config.json`` holds the architecture."""
+    ``compute_type``; ``workers`` replicas (each ``cpu_threads`` threads) decode concurrent calls in
+    parallel. ``config`` is unused: the folder's ``config.json`` holds the architecture."""
     folder = check_model_folder(path)
     try:
         model = WhisperModel(str(folder), device=device, device_index=device_index, compute_type=compute_type,
-                             cpu_threads=cpu_threads)
+                             cpu_threads=cpu_threads, num_workers=workers)
     except (RuntimeError, ValueError, OSError) as exc:
         if is_out_of_memory(exc):
             raise  # the caller's devices.out_of_memory_as_error says what to do
         raise ModelLoadError(f"cannot load the Whisper model {folder} on {device} ({compute_type}): {exc}") from exc
     # what seeded_copy loads again
     model.loaded_from = {"path": folder, "device": device, "device_index": device_index,
-                         "compute_type": compute_type, "cpu_threads": cpu_threads}
+                         "compute_type": compute_type, "cpu_threads": cpu_threads, "workers": workers}
     return model

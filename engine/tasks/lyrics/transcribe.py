@@ -51,7 +51,8 @@ def in_seconds(spans: list[Span]) -> list[tuple[float, float]]:
 
 
 def batch_size(settings: LyricsSettings, model) -> int:
-    """The setting, or for 0 (auto) one window at a time on the CPU and 8 on a GPU."""
+    """The setting, or for 0 (auto) one window per call on the CPU (windows decode side by side on the
+    model's replicas instead) and 8 on a GPU."""
     if settings.batch_size > 0:
         return settings.batch_size
     return 1 if model.model.device == "cpu" else 8
@@ -97,7 +98,8 @@ def transcribe_lyrics(clip: Clip, settings: LyricsSettings, progress: Progress |
 
     progress(0.4, f"loading the Whisper model {settings.model}")
     model = load_catalog_or_local("whisper-ct2", settings.model, device=settings.device,
-                                  compute_type=settings.compute_type)
+                                  compute_type=settings.compute_type,
+                                  parallel_windows=method is not Segmentation.NATIVE)
     progress(0.45, "finding the windows to decode")
     options = whisper.DecodeOptions(
         language=None if settings.language in ("", "auto") else settings.language,
