@@ -219,6 +219,12 @@ def test_cli_and_batch_convert_for_real(store, voices, tmp_path, capsys):
     assert rate == 24000 and audio.shape[0] == voices["source"].frames
     similarity = json.loads(report.read_text())["similarity"]
     assert set(similarity) == {"output_to_timbre", "source_to_timbre"}
+    assert document["files"][0]["summary"] == similarity  # the figures inline in the CLI's JSON too
+
+    assert main(["vc", str(tmp_path / "a.wav"), "--timbre", str(timbre), "--out", str(tmp_path / "text"),
+                 "--steps", "1", "--device", "cpu"]) == 0
+    [ok_line] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("ok ")]
+    assert "output_to_timbre" in ok_line and "source_to_timbre" in ok_line
 
     out = tmp_path / "batch"
     code = main(["batch", "vc", str(inputs), str(out), "--timbre", str(timbre), "--steps", "1", "--device", "cpu"])

@@ -36,11 +36,20 @@ def build_settings(task: FileTask, args: argparse.Namespace) -> Any:
         return None
 
 
-def result_record(result: FileResult) -> dict[str, Any]:
+def result_summary(result: FileResult, task: FileTask) -> dict[str, Any]:
+    """The task's figures for a finished file (empty for failures and tasks without any)."""
+    if task.summary is None or result.status == FAILED:
+        return {}
+    return task.summary(result.outputs)
+
+
+def result_record(result: FileResult, task: FileTask) -> dict[str, Any]:
     """One file's result in the JSON document of a task command."""
-    return {"input": str(result.item.input), "status": result.status, "error": result.error,
-            "outputs": [str(p) for p in result.outputs],
-            "seconds": round(sum(result.timings.values()), 4)}
+    record = {"input": str(result.item.input), "status": result.status, "error": result.error,
+              "outputs": [str(p) for p in result.outputs],
+              "seconds": round(sum(result.timings.values()), 4)}
+    summary = result_summary(result, task)
+    return {**record, "summary": summary} if summary else record
 
 
 def configure(parser: argparse.ArgumentParser, task: FileTask) -> None:
@@ -63,9 +72,11 @@ def run(args: argparse.Namespace, task: FileTask) -> int:
     if args.json:
         print_json({"task": task.name, "settings": settings_mod.to_dict(settings),
                     "counts": {"ok": len(results) - len(failed), "failed": len(failed)},
-                    "files": [result_record(r) for r in results]})
+                    "files": [result_record(r, task) for r in results]})
     else:
         for result in results:
             if result.status != FAILED:
-                print(f"ok      {result.item.input} -> {', '.join(str(p) for p in result.outputs)}")
+                figures = ", ".join(f"{name} {value}" for name, value in result_summary(result, task).items())
+                print(f"ok      {result.item.input} -> {', '.join(str(p) for p in result.outputs)}"
+                      + (f"  ({figures})" if figures else ""))
     return EXIT_FAILED if failed else EXIT_OK

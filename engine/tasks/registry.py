@@ -72,6 +72,9 @@ class FileTask:
     # (input_path, output_stem, settings) -> list[Path], for tasks whose outputs depend on the input's
     # content (a CSV of lines → one file per row); used instead of output_names when given.
     outputs_for: Callable[[Path, Path, Any], list[Path]] | None = None
+    # (outputs of a finished file) -> the figures a user wants beside them (voice similarity, …): the CLI
+    # prints them on the file's ``ok`` line and puts them in its ``--json`` record.
+    summary: Callable[[list[Path]], dict[str, Any]] | None = None
 
     def expected_outputs(self, input_path: Path, output_stem: Path, settings: Any) -> list[Path]:
         """Every file a complete run on ``input_path`` writes."""

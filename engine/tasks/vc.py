@@ -319,6 +319,12 @@ def process_file(input_path: Path, output_stem: Path, settings: VCSettings, prog
     return [wav_path, report_path]
 
 
+def report_similarity(outputs: list[Path]) -> dict[str, float]:
+    """The voice-similarity figures of a finished file, from its report."""
+    report = next(path for path in outputs if path.suffix == ".json")
+    return json.loads(report.read_text(encoding="utf-8"))["similarity"]
+
+
 registry.register(registry.FileTask(
     name="vc",
     help="convert the voice of recordings to the voice of a timbre reference (Seed-VC v1), or with a trained "
@@ -327,4 +333,5 @@ registry.register(registry.FileTask(
     process_file=process_file,
     output_names=output_names,
     device_field="device",
+    summary=report_similarity,
 ))
