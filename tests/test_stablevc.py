@@ -209,7 +209,7 @@ def test_config_round_trip_and_bad_configs(tmp_path):
 
 def test_wavlm_cut_after_the_layer_read_gives_the_full_models_features(tmp_path):
     from tests.test_stablevc_train import save_tiny_wavlm
-    from engine.models.stablevc.features import load_wavlm
+    from engine.models.wavlm import load_model
 
     folder = save_tiny_wavlm(tmp_path / "wavlm")
     wave = torch.randn(16000).numpy() * 0.1
@@ -219,7 +219,7 @@ def test_wavlm_cut_after_the_layer_read_gives_the_full_models_features(tmp_path)
         full = WavLMModel.from_pretrained(str(folder)).eval()
         with torch.no_grad():
             expected = full(torch.from_numpy(wave)[None], output_hidden_states=True).hidden_states[layer][0]
-        content = load_wavlm(folder, layer)
+        content = load_model(folder, layer=layer)
         assert len(content.model.encoder.layers) == layer + 1
         features = content.features(wave)
         assert features.shape == (50, 32)  # one per 320 samples, the last repeated where its window runs out

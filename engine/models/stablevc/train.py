@@ -232,7 +232,7 @@ def train(data_dir: str | Path, run_dir: str | Path, config: StableVCConfig | st
     report("loading the content and speaker encoders")
     from engine.models import campplus
 
-    content = front.resolve_model(config.content_encoder, lambda p: front.load_wavlm(p, config.content_layer))
+    content = front.content_encoder(config.content_encoder, config.content_layer)
     speaker = front.resolve_model(config.speaker_encoder, campplus.load_model)
     cached = cache_features(audio_files(data_dir, extensions), data_dir, run_dir / FEATURES_DIR, config, content, speaker, report)
     del content, speaker
