@@ -8,13 +8,15 @@ Block ``i`` (``x``: mel-frame tokens, ``c``: time embedding, adaLN modulation fr
     h = x + SelfAttention(mod₁(norm(x), c))                        rotary positions, padding masked
     n = mod₂(norm(h), c)
     a = TimbreAttention(n, [null, speaker, reference mel frames])
-    s = StyleAttention(n, [null, speaking rate, style frames])
+    s = StyleAttention(n + P(frame's relative time), [null, speaking rate, style frames + their relative times])
     g = tanh(α) · σ(W [n; s])                                     α: per channel, 0 at initialisation
     h = h + a + g ⊙ s
     y = h + FeedForward(mod₃(norm(h), c))
 
 Every condition memory starts with a learned null token that is never masked: dropping a condition (for
-classifier-free guidance, during training and at sampling) masks everything after it.
+classifier-free guidance, during training and at sampling) masks everything after it. The style frames and
+the style queries both carry their relative time in the utterance (0 at the first valid frame, 1 at the
+last), so a mel frame can find the part of the style contour at the same place however long either is.
 """
 
 from __future__ import annotations
@@ -107,11 +109,12 @@ class DualAttentionBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, time: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor],
                 mask: torch.Tensor, timbre: tuple[torch.Tensor, torch.Tensor],
-                style: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+                style: tuple[torch.Tensor, torch.Tensor], style_query: torch.Tensor) -> torch.Tensor:
+        """``style_query (B, T, dim)``: each frame's relative time, added to its style attention query."""
         shift1, scale1, shift2, scale2, shift3, scale3 = self.modulation(time).chunk(6, dim=-1)
         h = x + self.self_attention(modulate(self.norm_self(x), shift1, scale1), rope, mask)
         n = modulate(self.norm_cross(h), shift2, scale2)
-        styled = self.style_attention(n, *style)
+        styled = self.style_attention(n + style_query, *style)
         h = h + self.timbre_attention(n, *timbre) + self.gate(n, styled) * styled
         return h + self.feed_forward(modulate(self.norm_ff(h), shift3, scale3))
 
@@ -125,11 +128,13 @@ def _with_null(null: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor, dro
     return memory, torch.cat([torch.ones(batch, 1, dtype=torch.bool, device=mask.device), keep], dim=1)
 
 
-def relative_positions(length: int, pairs: int, device: torch.device) -> torch.Tensor:
-    """``(length, 2·pairs)`` sinusoids of each frame's relative time in [0, 1] (style memories of any length
-    map onto the output by where in the utterance a frame lies)."""
-    position = torch.linspace(0, 1, length, device=device)[:, None] if length > 1 else torch.zeros(1, 1, device=device)
-    angles = position * math.pi * (2 ** torch.arange(pairs, device=device, dtype=torch.float32))[None]
+def relative_positions(mask: torch.Tensor, pairs: int) -> torch.Tensor:
+    """``(B, L, 2·pairs)`` sinusoids of each frame's relative time in [0, 1] within its row's valid frames
+    (``mask (B, L)``, valid frames first), so sequences of any length map onto each other by where in the
+    utterance a frame lies."""
+    length = mask.sum(dim=1, keepdim=True).clamp(min=2) - 1
+    position = (torch.arange(mask.shape[1], device=mask.device)[None] / length).clamp(max=1)[..., None]
+    angles = position * math.pi * (2 ** torch.arange(pairs, device=mask.device, dtype=torch.float32))
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 
@@ -170,6 +175,7 @@ class FlowModel(nn.Module):
         self.reference = nn.Linear(n_mels, dim)
         self.timbre_null = nn.Parameter(torch.zeros(1, 1, dim))
         self.style_frames = nn.Linear(STYLE_FEATURES + 2 * config.style_positions, dim)
+        self.style_query = nn.Linear(2 * config.style_positions, dim)
         self.rate = nn.Linear(1, dim)
         self.style_null = nn.Parameter(torch.zeros(1, 1, dim))
         self.blocks = nn.ModuleList(DualAttentionBlock(dim, config.heads, config.ff_mult) for _ in range(config.depth))
@@ -187,8 +193,8 @@ class FlowModel(nn.Module):
 
     def style_memory(self, conditions: Conditions, drop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         style = conditions.style
-        positions = relative_positions(style.shape[1], self.style_pairs, style.device).to(style.dtype)
-        frames = self.style_frames(torch.cat([style, positions.expand(style.shape[0], -1, -1)], dim=-1))
+        positions = relative_positions(conditions.style_mask, self.style_pairs).to(style.dtype)
+        frames = self.style_frames(torch.cat([style, positions], dim=-1))
         rate = self.rate(torch.log1p(conditions.rate)[:, None])[:, None]
         mask = torch.cat([torch.ones_like(conditions.style_mask[:, :1]), conditions.style_mask], dim=1)
         return _with_null(self.style_null, torch.cat([rate, frames], dim=1), mask, drop)
@@ -204,8 +210,9 @@ class FlowModel(nn.Module):
         rope = rope_table(h.shape[1], self.head_dim, h.device)
         timbre = self.timbre_memory(conditions, drop_timbre)
         style = self.style_memory(conditions, drop_style)
+        style_query = self.style_query(relative_positions(mask, self.style_pairs).to(h.dtype))
         for block in self.blocks:
-            h = block(h, time, rope, mask, timbre, style)
+            h = block(h, time, rope, mask, timbre, style, style_query)
         shift, scale = self.final_modulation(time).chunk(2, dim=-1)
         out = self.output(modulate(self.final_norm(h), shift, scale))
         return (out * mask[..., None]).transpose(1, 2)
