@@ -27,7 +27,8 @@ def conditions(batch: int = 2, reference: int = 30, style: int = 40, seed: int =
     generator = torch.Generator().manual_seed(seed)
     return Conditions(torch.randn(batch, 192, generator=generator), torch.randn(batch, 80, reference, generator=generator),
                       torch.ones(batch, reference, dtype=torch.bool), torch.randn(batch, style, 3, generator=generator),
-                      torch.ones(batch, style, dtype=torch.bool), torch.rand(batch, generator=generator) * 10 + 5)
+                      torch.ones(batch, style, dtype=torch.bool), torch.rand(batch, generator=generator) * 10 + 5,
+                      torch.log(torch.rand(batch, generator=generator) * 150 + 90))
 
 
 def inputs(batch: int = 2, frames: int = 50) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

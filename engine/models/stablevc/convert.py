@@ -119,8 +119,9 @@ def convert(source: Clip, timbre: Clip, style: Clip, models: RunModels, *, steps
     reference = _mono(timbre, rate, REFERENCE_MAX_SECONDS)
     reference_mel = model.normalize(log_mel(reference, config.mel))
     speaker = models.speaker.embed_waveform(reference, rate, source=timbre.source).float().reshape(1, -1)
+    _, register = front.style_features(reference, config.mel, len(reference) // hop)
     style_wave = _mono(style, rate, REFERENCE_MAX_SECONDS)
-    style_frames = front.style_features(style_wave, config.mel, len(style_wave) // hop)
+    style_frames, _ = front.style_features(style_wave, config.mel, len(style_wave) // hop)
     style_units = assign_units(models.content.features(_mono(style, front.WAVLM_RATE, REFERENCE_MAX_SECONDS)),
                                model.centroids.cpu())
     style_rate = front.speaking_rate(style_units, len(style_wave) / rate)
@@ -153,7 +154,7 @@ def convert(source: Clip, timbre: Clip, style: Clip, models: RunModels, *, steps
         piece = style_frames[low:high]
         conditions = Conditions(speaker, reference_mel, torch.ones(1, reference_mel.shape[-1], dtype=torch.bool),
                                 piece[None], torch.ones(1, piece.shape[0], dtype=torch.bool),
-                                torch.tensor([style_rate]))
+                                torch.tensor([style_rate]), torch.tensor([register]))
         generator = torch.Generator().manual_seed(seed * 1_000_003 + start)
         noise = torch.randn(1, config.mel.n_mels, stop - start, generator=generator)
 

@@ -3,6 +3,12 @@ code exists): a DiT over mel frames trained by conditional flow matching, condit
 with each block attending to the timbre and to the style through a dual attention whose style branch enters
 through a learned, zero-initialised adaptive gate; and the duration predictor of the deduplicated units.
 
+Input: ``x = W_in [noisy mel; content] + W_e · excitation``, where the excitation is the log-mel of a harmonic
+comb at each frame's pitch: the style reference's contour (stretched over the output frames by relative
+time) raised to the timbre reference's register (:func:`.features.harmonic_excitation`). It is part of the
+style condition: dropping the style drops it. Without it a model trained for minutes averages the
+harmonics away and no pitch survives (README, "StableVC", separability).
+
 Block ``i`` (``x``: mel-frame tokens, ``c``: time embedding, adaLN modulation from ``c``)::
 
     h = x + SelfAttention(mod₁(norm(x), c))                        rotary positions, padding masked
@@ -28,7 +34,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.models import flow
+from engine.models.seedvc.mel import _mel_basis
 from engine.models.seedvc.model import RMSNorm, TimestepEmbedder, apply_rope, rope_table, sequence_mask
+from engine.models.stablevc.features import aligned_style, harmonic_excitation
 from engine.models.stablevc.config import SPEAKER_DIM, STYLE_FEATURES, StableVCConfig
 
 
@@ -142,21 +150,23 @@ class Conditions:
     """The timbre and style inputs of one batch, as the flow model reads them.
 
     ``speaker (B, 192)`` CAM++; ``reference (B, n_mels, Tr)`` normalised log-mel with ``reference_mask
-    (B, Tr)``; ``style (B, Ts, 3)`` style frames with ``style_mask (B, Ts)``; ``rate (B,)`` units per second."""
+    (B, Tr)``; ``style (B, Ts, 3)`` style frames with ``style_mask (B, Ts)``; ``rate (B,)`` units per second;
+    ``register (B,)`` the timbre reference's median log-f0."""
 
     def __init__(self, speaker: torch.Tensor, reference: torch.Tensor, reference_mask: torch.Tensor,
-                 style: torch.Tensor, style_mask: torch.Tensor, rate: torch.Tensor):
+                 style: torch.Tensor, style_mask: torch.Tensor, rate: torch.Tensor, register: torch.Tensor):
         self.speaker, self.reference, self.reference_mask = speaker, reference, reference_mask
-        self.style, self.style_mask, self.rate = style, style_mask, rate
+        self.style, self.style_mask, self.rate, self.register = style, style_mask, rate, register
 
     def to(self, device: torch.device, dtype: torch.dtype) -> "Conditions":
         return Conditions(self.speaker.to(device, dtype), self.reference.to(device, dtype),
                           self.reference_mask.to(device), self.style.to(device, dtype), self.style_mask.to(device),
-                          self.rate.to(device, dtype))
+                          self.rate.to(device, dtype), self.register.to(device, torch.float32))
 
     def repeat(self, times: int) -> "Conditions":
         return Conditions(*(value.repeat(times, *([1] * (value.ndim - 1))) for value in
-                            (self.speaker, self.reference, self.reference_mask, self.style, self.style_mask, self.rate)))
+                            (self.speaker, self.reference, self.reference_mask, self.style, self.style_mask, self.rate,
+                             self.register)))
 
 
 class FlowModel(nn.Module):
@@ -170,6 +180,9 @@ class FlowModel(nn.Module):
         self.unit_embedding = nn.Embedding(config.units, dim)
         self.content_conv = nn.Conv1d(dim, dim, 5, padding=2)
         self.input = nn.Linear(n_mels + dim, dim)
+        self.mel_settings = config.mel
+        self.register_buffer("mel_basis", _mel_basis(config.mel), persistent=False)
+        self.excitation = nn.Linear(n_mels, dim)
         self.time = TimestepEmbedder(dim)
         self.speaker = nn.Linear(SPEAKER_DIM, dim)
         self.reference = nn.Linear(n_mels, dim)
@@ -182,6 +195,10 @@ class FlowModel(nn.Module):
         self.final_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
         self.final_norm = nn.LayerNorm(dim, elementwise_affine=False)
         self.output = nn.Linear(dim, n_mels)
+        # Zero like the gate's α: a fresh model ignores the style, and training opens this path at once (its
+        # gradient does not vanish, unlike a gated branch whose gate and branch both start at zero).
+        nn.init.zeros_(self.excitation.weight)
+        nn.init.zeros_(self.excitation.bias)
         nn.init.normal_(self.timbre_null, std=0.02)
         nn.init.normal_(self.style_null, std=0.02)
 
@@ -206,6 +223,9 @@ class FlowModel(nn.Module):
         content = self.unit_embedding(units) * mask[..., None]
         content = self.content_conv(content.transpose(1, 2)).transpose(1, 2)
         h = self.input(torch.cat([x.transpose(1, 2), content], dim=-1))
+        aligned = aligned_style(conditions.style, conditions.style_mask, mask)
+        excitation = harmonic_excitation(aligned, conditions.register, self.mel_settings, self.mel_basis)
+        h = h + self.excitation(excitation.to(h.dtype) * ~drop_style[:, None, None])
         time = self.time(t).to(h.dtype)
         rope = rope_table(h.shape[1], self.head_dim, h.device)
         timbre = self.timbre_memory(conditions, drop_timbre)
