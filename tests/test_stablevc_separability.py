@@ -58,7 +58,7 @@ def contour_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.mark.slow
-def test_swapping_style_moves_the_pitch_contour_and_swapping_timbre_moves_the_speaker(tmp_path, campplus_weights):  # noqa: F811
+def test_style_swap_moves_the_contour_and_timbre_swap_moves_the_speaker(tmp_path, campplus_weights):  # noqa: F811
     require_tools("espeak-ng")
     torch.set_num_threads(1)
     data = tmp_path / "data"
