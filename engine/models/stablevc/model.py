@@ -14,7 +14,7 @@ Block ``i`` (``x``: mel-frame tokens, ``c``: time embedding, adaLN modulation fr
     h = x + SelfAttention(mod₁(norm(x), c))                        rotary positions, padding masked
     n = mod₂(norm(h), c)
     a = TimbreAttention(n, [null, speaker, reference mel frames])
-    s = StyleAttention(n + P(frame's relative time), [null, speaking rate, style frames + their relative times])
+    s = StyleAttention(n + P(relative time), [null, speaking rate, style frames + their relative times])
     g = tanh(α) · σ(W [n; s])                                     α: per channel, 0 at initialisation
     h = h + a + g ⊙ s
     y = h + FeedForward(mod₃(norm(h), c))
@@ -36,8 +36,8 @@ from torch import nn
 from engine.models import flow
 from engine.models.seedvc.mel import _mel_basis
 from engine.models.seedvc.model import RMSNorm, TimestepEmbedder, apply_rope, rope_table, sequence_mask
-from engine.models.stablevc.features import aligned_style, harmonic_excitation
 from engine.models.stablevc.config import SPEAKER_DIM, STYLE_FEATURES, StableVCConfig
+from engine.models.stablevc.features import aligned_style, harmonic_excitation
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -181,7 +181,7 @@ class FlowModel(nn.Module):
         self.content_conv = nn.Conv1d(dim, dim, 5, padding=2)
         self.input = nn.Linear(n_mels + dim, dim)
         self.mel_settings = config.mel
-        self.register_buffer("mel_basis", _mel_basis(config.mel), persistent=False)
+        self.register_buffer("mel_basis", _mel_basis(config.mel).clone(), persistent=False)
         self.excitation = nn.Linear(n_mels, dim)
         self.time = TimestepEmbedder(dim)
         self.speaker = nn.Linear(SPEAKER_DIM, dim)
