@@ -69,7 +69,7 @@ def stablevc_models(device: torch.device, dtype: torch.dtype, speaker: CAMPPlus,
 
     from engine.models.stablevc import RECOMMENDED, StableVC
     from engine.models.stablevc.convert import RunModels
-    from engine.models.stablevc.features import WavLMContent
+    from engine.models.wavlm import WavLMContent
 
     torch.manual_seed(0)
     content = WavLMContent(WavLMModel(WavLMConfig(**WAVLM_LARGE)), RECOMMENDED.content_layer, normalize=True)

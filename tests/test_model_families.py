@@ -21,7 +21,7 @@ from engine.models.store import ModelStore
 from engine.tasks.lyrics import LyricsSettings, Segmentation, transcribe_lyrics
 from tests.conftest import GOLDEN, REPO
 
-FAMILY_PACKAGES = ("mossformer2", "hdemucs", "whisper_ct2", "lina", "wavtokenizer", "campplus", "bigvgan")
+FAMILY_PACKAGES = ("mossformer2", "hdemucs", "whisper_ct2", "lina", "wavtokenizer", "campplus", "bigvgan", "wavlm")
 
 
 def test_every_catalog_family_has_a_loader():

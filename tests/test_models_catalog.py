@@ -13,7 +13,7 @@ EXPECTED_IDS = {"whisper-base", "faster-whisper-tiny", "faster-whisper-small", "
                 "faster-whisper-large-v2", "faster-whisper-large-v3", "mossformer2-ss-16k", "mossformer2-ss-8k",
                 "mossformer2-ss-8k-3spk", "hdemucs-high", "lina-speech-gigaspeech", "wavtokenizer-medium-speech",
                 "lina-speech-tokenizer", "seed-vc-v1", "whisper-small-encoder", "campplus-cn-common",
-                "bigvgan-v2-22khz-80band"}
+                "bigvgan-v2-22khz-80band", "wavlm-large", "wavlm-base-plus"}
 
 
 def test_every_entry_has_what_the_store_and_the_user_need():

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from engine.models import flow
 from engine.models.stablevc import TINY, Conditions, StableVC, load_model, read_config
 from engine.models.stablevc.config import StableVCConfig
+from engine.models.stablevc.model import relative_positions
 from engine.models.stablevc.run import is_run, save_weights
 from engine.models.stablevc.units import assign_units, deduplicate, expand, fit_kmeans, rescale_durations
 
@@ -27,7 +29,8 @@ def conditions(batch: int = 2, reference: int = 30, style: int = 40, seed: int =
     generator = torch.Generator().manual_seed(seed)
     return Conditions(torch.randn(batch, 192, generator=generator), torch.randn(batch, 80, reference, generator=generator),
                       torch.ones(batch, reference, dtype=torch.bool), torch.randn(batch, style, 3, generator=generator),
-                      torch.ones(batch, style, dtype=torch.bool), torch.rand(batch, generator=generator) * 10 + 5)
+                      torch.ones(batch, style, dtype=torch.bool), torch.rand(batch, generator=generator) * 10 + 5,
+                      torch.log(torch.rand(batch, generator=generator) * 150 + 90))
 
 
 def inputs(batch: int = 2, frames: int = 50) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -209,7 +212,7 @@ def test_config_round_trip_and_bad_configs(tmp_path):
 
 def test_wavlm_cut_after_the_layer_read_gives_the_full_models_features(tmp_path):
     from tests.test_stablevc_train import save_tiny_wavlm
-    from engine.models.stablevc.features import load_wavlm
+    from engine.models.wavlm import load_model
 
     folder = save_tiny_wavlm(tmp_path / "wavlm")
     wave = torch.randn(16000).numpy() * 0.1
@@ -219,9 +222,63 @@ def test_wavlm_cut_after_the_layer_read_gives_the_full_models_features(tmp_path)
         full = WavLMModel.from_pretrained(str(folder)).eval()
         with torch.no_grad():
             expected = full(torch.from_numpy(wave)[None], output_hidden_states=True).hidden_states[layer][0]
-        content = load_wavlm(folder, layer)
+        content = load_model(folder, layer=layer)
         assert len(content.model.encoder.layers) == layer + 1
         features = content.features(wave)
         assert features.shape == (50, 32)  # one per 320 samples, the last repeated where its window runs out
         torch.testing.assert_close(features[:49], expected, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(features[49], expected[48])
+
+
+def test_style_frames_stretch_over_the_output_by_relative_time():
+    from engine.models.stablevc.features import aligned_style
+
+    style = torch.zeros(2, 5, 3)
+    style[:, :, 0] = torch.arange(5.0)  # a ramp 0..4 over each row's valid frames
+    style_mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
+    mask = torch.tensor([[True] * 9, [True] * 5 + [False] * 4])
+    aligned = aligned_style(style, style_mask, mask)
+    torch.testing.assert_close(aligned[0, :, 0], torch.linspace(0, 4, 9))
+    torch.testing.assert_close(aligned[1, :5, 0], torch.linspace(0, 2, 5))
+    assert torch.all(aligned[1, 5:] == 0)
+    positions = relative_positions(mask, 2)
+    torch.testing.assert_close(positions[0, -1], positions[1, 4])  # the last valid frame of each row is time 1
+
+
+def test_harmonic_excitation_peaks_at_the_harmonics_of_register_plus_contour():
+    from engine.models.seedvc.config import MelSettings
+    from engine.models.seedvc.mel import _mel_basis
+    from engine.models.stablevc.features import harmonic_excitation
+
+    mel = MelSettings()
+    basis = _mel_basis(mel)
+    style = torch.tensor([[[0.0, 1.0, 0.0], [math.log(2.0), 1.0, 0.0], [0.0, 0.0, 0.0]]])
+    excitation = harmonic_excitation(style, torch.tensor([math.log(200.0)]), mel, basis)[0]
+    assert excitation.shape == (3, 80) and torch.all(excitation[2] == 0)  # unvoiced: nothing
+
+    def strongest_band_near(hz: float) -> int:
+        bins = torch.arange(basis.shape[1]) * mel.sample_rate / mel.n_fft
+        return int(basis[:, (bins - hz).abs().argmin()].argmax())
+
+    # 200 Hz: the band of 200 Hz lights up, the one of 300 Hz (between harmonics) stays darker; an octave up
+    # (the contour's log 2) the 200 Hz band goes dark and 400 Hz stays lit.
+    assert excitation[0, strongest_band_near(200)] > 2 * excitation[0, strongest_band_near(300)]
+    assert excitation[1, strongest_band_near(400)] > 2 * excitation[1, strongest_band_near(200)]
+
+
+def test_griffin_lim_vocoder_renders_a_tone_at_its_pitch():
+    from engine.models.seedvc.config import MelSettings
+    from engine.models.seedvc.mel import log_mel
+    from engine.models.stablevc.convert import GriffinLimVocoder
+    from tests.synth import dominant_frequency, tone
+
+    settings = MelSettings()
+    spectrum = log_mel(tone(440.0, 1.0, settings.sample_rate), settings)
+    wave = GriffinLimVocoder(settings).vocode_long(spectrum)
+    assert wave.shape == (1, 1, spectrum.shape[-1] * settings.hop_length)
+    # The mel keeps a tone's frequency only to within its band: half the band spacing near 440 Hz.
+    import librosa
+
+    centres = librosa.mel_frequencies(settings.n_mels + 2, fmin=0.0, fmax=settings.sample_rate / 2)
+    spacing = float(np.diff(centres)[np.searchsorted(centres, 440.0)])
+    assert abs(dominant_frequency(wave[0, 0].numpy(), settings.sample_rate) - 440.0) < spacing / 2

@@ -24,12 +24,15 @@ from engine.audio.clip import Clip
 from engine.audio.stitch import crossfade_windows
 from engine.errors import BadInputError
 from engine.jobs import CancelToken, Progress, null_progress
+from engine.models.seedvc.config import MelSettings
 from engine.models.seedvc.mel import log_mel
 from engine.models.stablevc import features as front
 from engine.models.stablevc.model import Conditions, StableVC
 from engine.models.stablevc.units import assign_units, deduplicate, expand, rescale_durations
 
 REFERENCE_MAX_SECONDS = 25.0
+GRIFFIN_LIM = "griffin-lim"  # a config's ``vocoder`` naming the weight-free phase reconstruction
+GRIFFIN_LIM_ITERATIONS = 48
 WINDOW_SECONDS = 30
 OVERLAP_FRAMES = 16
 RHYTHMS = ("style", "source")
@@ -44,16 +47,45 @@ class RunModels(torch.nn.Module):
         self.model, self.content, self.speaker, self.vocoder = model, content, speaker, vocoder
 
 
+class GriffinLimVocoder:
+    """Audio from the run's log-mel without a neural vocoder: the magnitude spectrum by non-negative least
+    squares through the mel filters, its phase by Griffin-Lim. Duller than BigVGAN, but it needs no weights,
+    so a run trained with small or unusual mel settings can be listened to (and measured) at once."""
+
+    def __init__(self, mel: MelSettings, iterations: int = GRIFFIN_LIM_ITERATIONS):
+        self.mel, self.iterations = mel, iterations
+        self.sample_rate, self.hop_length = mel.sample_rate, mel.hop_length
+
+    def vocode_long(self, mel: torch.Tensor, cancel: CancelToken | None = None) -> torch.Tensor:
+        """``(B, n_mels, T)`` log-mel → ``(B, 1, T·hop)`` float32 audio."""
+        import librosa
+
+        settings = self.mel
+        waves = []
+        for item in torch.exp(mel.float()).cpu().numpy():
+            if cancel is not None:
+                cancel.check()
+            magnitude = librosa.feature.inverse.mel_to_stft(item, sr=settings.sample_rate, n_fft=settings.n_fft,
+                                                            power=1.0, fmin=settings.fmin, fmax=settings.fmax)
+            wave = librosa.griffinlim(magnitude, n_iter=self.iterations, hop_length=settings.hop_length,
+                                      win_length=settings.win_length, n_fft=settings.n_fft, random_state=0)
+            length = item.shape[-1] * settings.hop_length
+            waves.append(np.pad(wave, (0, max(0, length - len(wave))))[:length].astype(np.float32))
+        return torch.from_numpy(np.stack(waves))[:, None]
+
+
 def load_run_models(run_dir: str, device: str | torch.device = "cpu") -> RunModels:
     from engine.models import bigvgan, campplus
     from engine.models.stablevc.run import load_run
 
     model = load_run(run_dir, device)
     config = model.config
-    content = front.resolve_model(config.content_encoder, lambda p: front.load_wavlm(p, config.content_layer, device),
-                                  device)
+    content = front.content_encoder(config.content_encoder, config.content_layer, device)
     speaker = front.resolve_model(config.speaker_encoder, campplus.load_model, device)
-    vocoder = front.resolve_model(config.vocoder, lambda p: bigvgan.load_model(p, device=device), device)
+    if config.vocoder == GRIFFIN_LIM:
+        vocoder = GriffinLimVocoder(config.mel)
+    else:
+        vocoder = front.resolve_model(config.vocoder, lambda p: bigvgan.load_model(p, device=device), device)
     if (vocoder.sample_rate, vocoder.hop_length) != (config.mel.sample_rate, config.mel.hop_length):
         raise BadInputError(run_dir, f"the vocoder ({vocoder.sample_rate} Hz, hop {vocoder.hop_length}) does not fit "
                                      f"the run's mel ({config.mel.sample_rate} Hz, hop {config.mel.hop_length})")
@@ -87,8 +119,9 @@ def convert(source: Clip, timbre: Clip, style: Clip, models: RunModels, *, steps
     reference = _mono(timbre, rate, REFERENCE_MAX_SECONDS)
     reference_mel = model.normalize(log_mel(reference, config.mel))
     speaker = models.speaker.embed_waveform(reference, rate, source=timbre.source).float().reshape(1, -1)
+    _, register = front.style_features(reference, config.mel, len(reference) // hop)
     style_wave = _mono(style, rate, REFERENCE_MAX_SECONDS)
-    style_frames = front.style_features(style_wave, config.mel, len(style_wave) // hop)
+    style_frames, _ = front.style_features(style_wave, config.mel, len(style_wave) // hop)
     style_units = assign_units(models.content.features(_mono(style, front.WAVLM_RATE, REFERENCE_MAX_SECONDS)),
                                model.centroids.cpu())
     style_rate = front.speaking_rate(style_units, len(style_wave) / rate)
@@ -121,7 +154,7 @@ def convert(source: Clip, timbre: Clip, style: Clip, models: RunModels, *, steps
         piece = style_frames[low:high]
         conditions = Conditions(speaker, reference_mel, torch.ones(1, reference_mel.shape[-1], dtype=torch.bool),
                                 piece[None], torch.ones(1, piece.shape[0], dtype=torch.bool),
-                                torch.tensor([style_rate]))
+                                torch.tensor([style_rate]), torch.tensor([register]))
         generator = torch.Generator().manual_seed(seed * 1_000_003 + start)
         noise = torch.randn(1, config.mel.n_mels, stop - start, generator=generator)
 

@@ -1,8 +1,8 @@
 """StableVC's front ends: what the flow model is conditioned on.
 
-- **Content**: one hidden layer of WavLM (``transformers.WavLMModel`` from a Hugging Face folder, e.g.
-  ``microsoft/wavlm-large``) at 50 frames/s, later quantised to k-means units (:mod:`.units`). Long inputs
-  run in windows with one second of context on each side, dropped after encoding.
+- **Content**: one hidden layer of WavLM (:mod:`engine.models.wavlm`: the catalog's ``wavlm-large`` or
+  ``wavlm-base-plus``, or a Hugging Face folder) at 50 frames/s, later quantised to k-means units
+  (:mod:`.units`).
 - **Timbre**: the CAM++ 192-d embedding of the timbre reference plus its log-mel frames (attended to).
 - **Style**: per mel frame the pyin log-f0 relative to the clip's median voiced f0, the voicing flag and the
   log energy relative to the clip's mean; plus the speaking rate (deduplicated units per second). The paper
@@ -13,87 +13,29 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from engine.errors import ModelLoadError
+from engine.models import wavlm
 from engine.models.seedvc.config import MelSettings
+from engine.models.wavlm import WavLMContent
 
-WAVLM_RATE = 16000
-WAVLM_HOP = 320
-WINDOW_SECONDS = 20.0
-CONTEXT_SECONDS = 1.0
+WAVLM_RATE = wavlm.SAMPLE_RATE
+WAVLM_HOP = wavlm.HOP
 PYIN_FMIN, PYIN_FMAX = 60.0, 800.0
 ENERGY_FLOOR = 1e-5
+NEUTRAL_REGISTER = float(np.log(150.0))  # the register of a reference pyin hears no voice in
 
 
-class WavLMContent(torch.nn.Module):
-    """A WavLM whose ``features(wave_16k)`` gives the chosen layer ``(T, C)`` at 50 frames/s."""
+def content_encoder(spec: str, layer: int, device: str | torch.device = "cpu") -> WavLMContent:
+    """The WavLM of a config's ``content_encoder``: a catalog id (``wavlm-large``, ``wavlm-base-plus``,
+    installed through the model store) or a Hugging Face WavLM folder; reading hidden state ``layer``."""
+    from engine.models import loading
 
-    def __init__(self, model: torch.nn.Module, layer: int, normalize: bool):
-        super().__init__()
-        self.model = model.eval()
-        self.layer = layer
-        self.normalize = normalize
-        if not 0 <= layer <= model.config.num_hidden_layers:
-            raise ModelLoadError(f"WavLM has hidden states 0..{model.config.num_hidden_layers}, not {layer}")
-        # Layers past the one read are never needed: keep one more than it (the last layer's output would get
-        # the final layer norm of the stable-layer-norm variants, which the full model's layer ``layer`` lacks).
-        del model.encoder.layers[layer + 1:]
-
-    @property
-    def output_dim(self) -> int:
-        return int(self.model.config.hidden_size)
-
-    @torch.inference_mode()
-    def _encode(self, wave: torch.Tensor) -> torch.Tensor:
-        if self.normalize:
-            wave = (wave - wave.mean()) / torch.sqrt(wave.var() + 1e-7)
-        parameter = next(self.model.parameters())
-        out = self.model(wave[None].to(parameter), output_hidden_states=True)
-        return out.hidden_states[self.layer][0].float().cpu()
-
-    def features(self, wave_16k: np.ndarray | torch.Tensor, cancel: Callable[[], None] | None = None) -> torch.Tensor:
-        """``(len // 320, C)`` features of mono 16 kHz audio (padded to at least 400 samples)."""
-        wave = torch.as_tensor(np.asarray(wave_16k, dtype=np.float32))
-        frames = wave.shape[-1] // WAVLM_HOP
-        window, context = int(WINDOW_SECONDS * 50), int(CONTEXT_SECONDS * 50)
-        pieces = []
-        for start in range(0, max(frames, 1), window):
-            if cancel is not None:
-                cancel()
-            left = max(0, start - context)
-            stop = min(frames, start + window)
-            piece = wave[left * WAVLM_HOP:(stop + context) * WAVLM_HOP + 80]
-            piece = torch.nn.functional.pad(piece, (0, max(0, 400 - piece.shape[-1])))
-            pieces.append(self._encode(piece)[start - left:stop - left])
-        out = torch.cat(pieces)[:frames]
-        if 0 < out.shape[0] < frames:  # the last frame lacks its full 400-sample window: repeat the one before
-            out = torch.cat([out, out[-1:].expand(frames - out.shape[0], -1)])
-        return out
-
-
-def load_wavlm(folder: str | Path, layer: int, device: str | torch.device = "cpu") -> WavLMContent:
-    """A WavLM from a Hugging Face folder (``config.json`` + weights; ``preprocessor_config.json``'s
-    ``do_normalize`` is honoured: wavlm-large expects zero-mean unit-variance input, base-plus raw audio)."""
-    from transformers import WavLMModel
-
-    folder = Path(folder)
-    if not (folder / "config.json").is_file():
-        raise ModelLoadError(f"{folder}: not a WavLM folder (config.json missing)")
-    try:
-        model = WavLMModel.from_pretrained(str(folder), use_safetensors=(folder / "model.safetensors").is_file())
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"{folder}: WavLM did not load ({exc})") from exc
-    normalize = False
-    preprocessor = folder / "preprocessor_config.json"
-    if preprocessor.is_file():
-        normalize = bool(json.loads(preprocessor.read_text(encoding="utf-8")).get("do_normalize", False))
-    return WavLMContent(model, layer, normalize).to(device)
+    return loading.load_catalog_or_local("wavlm", spec, device=device, precision="fp32", layer=layer)
 
 
 def resolve_model(spec: str, family_loader: Callable[[Path], Any], device: str | torch.device = "cpu") -> Any:
@@ -106,9 +48,11 @@ def resolve_model(spec: str, family_loader: Callable[[Path], Any], device: str |
     return loading.load_catalog_model(spec, device=device, precision="fp32")
 
 
-def style_features(wave: np.ndarray, mel: MelSettings, frames: int) -> torch.Tensor:
+def style_features(wave: np.ndarray, mel: MelSettings, frames: int) -> tuple[torch.Tensor, float]:
     """``(frames, 3)`` style frames of mono audio at ``mel.sample_rate``, aligned with its mel frames: log-f0
-    minus the clip's median voiced log-f0 (0 where unvoiced), voicing (0/1), log RMS minus its mean."""
+    minus the clip's median voiced log-f0 (0 where unvoiced), voicing (0/1), log RMS minus its mean; and that
+    median log-f0, the clip's register (:data:`NEUTRAL_REGISTER` when nothing is voiced), which belongs to
+    the timbre."""
     import librosa
 
     wave = np.asarray(wave, dtype=np.float32)
@@ -122,12 +66,43 @@ def style_features(wave: np.ndarray, mel: MelSettings, frames: int) -> torch.Ten
 
     voiced = fit(voiced.astype(np.float32))
     log_f0 = np.log(np.where(np.isfinite(fit(f0)), fit(f0), 1.0))
-    relative = np.zeros(frames, dtype=np.float32)
-    if voiced.any():
-        relative = np.where(voiced > 0, log_f0 - np.median(log_f0[voiced > 0]), 0.0)
+    register = float(np.median(log_f0[voiced > 0])) if voiced.any() else NEUTRAL_REGISTER
+    relative = np.where(voiced > 0, log_f0 - register, 0.0)
     log_energy = np.log(fit(rms) + ENERGY_FLOOR)
     energy = log_energy - log_energy.mean()
-    return torch.from_numpy(np.stack([relative, voiced, energy], axis=1).astype(np.float32))
+    return torch.from_numpy(np.stack([relative, voiced, energy], axis=1).astype(np.float32)), register
+
+
+def aligned_style(style: torch.Tensor, style_mask: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``(B, T, 3)``: each row's valid style frames ``style (B, Ts, 3)`` stretched linearly over its valid
+    output frames (``mask (B, T)``), so frame i of n takes the style at the same relative time; padding 0."""
+    rows = []
+    for row, style_valid, valid in zip(style, style_mask.sum(1).tolist(), mask.sum(1).tolist()):
+        frames = row[:max(int(style_valid), 1)].T[None]
+        stretched = torch.nn.functional.interpolate(frames, size=max(int(valid), 1), mode="linear",
+                                                    align_corners=True)[0].T
+        rows.append(torch.nn.functional.pad(stretched, (0, 0, 0, mask.shape[1] - stretched.shape[0])))
+    return torch.stack(rows) * mask[..., None]
+
+
+HARMONIC_WIDTH_BINS = 1.0  # a harmonic's spread in STFT bins (a Hann window's main lobe is ±2)
+EXCITATION_FLOOR = 1e-2
+
+
+def harmonic_excitation(style: torch.Tensor, register: torch.Tensor, mel: MelSettings,
+                        basis: torch.Tensor) -> torch.Tensor:
+    """``(B, T, n_mels)`` log-mel of a unit harmonic comb at each voiced frame's pitch, exp(register +
+    relative log-f0), from frame-aligned ``style (B, T, 3)``; 0 where unvoiced. What the flow model is told
+    about pitch: the contour comes from the style, the register from the timbre, and the comb shows where
+    in the mel each harmonic lies, so even a small model renders the pitch instead of averaging it away.
+    ``basis (n_mels, n_fft // 2 + 1)``: the mel filters."""
+    frequencies = torch.arange(basis.shape[1], device=style.device, dtype=torch.float32) * mel.sample_rate / mel.n_fft
+    f0 = torch.exp(register.float()[:, None] + style[..., 0].float())[..., None]  # (B, T, 1)
+    nearest = torch.round(frequencies / f0).clamp(min=1)
+    width = HARMONIC_WIDTH_BINS * mel.sample_rate / mel.n_fft
+    comb = torch.exp(-0.5 * ((frequencies - nearest * f0) / width) ** 2) * (frequencies > 0.5 * f0)
+    excitation = torch.log1p(comb @ basis.T.to(comb) / EXCITATION_FLOOR)
+    return excitation * (style[..., 1:2] > 0.5)
 
 
 def speaking_rate(units: torch.Tensor, seconds: float) -> float:

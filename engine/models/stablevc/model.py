@@ -3,18 +3,26 @@ code exists): a DiT over mel frames trained by conditional flow matching, condit
 with each block attending to the timbre and to the style through a dual attention whose style branch enters
 through a learned, zero-initialised adaptive gate; and the duration predictor of the deduplicated units.
 
+Input: ``x = W_in [noisy mel; content] + W_e · excitation``, where the excitation is the log-mel of a harmonic
+comb at each frame's pitch: the style reference's contour (stretched over the output frames by relative
+time) raised to the timbre reference's register (:func:`.features.harmonic_excitation`). It is part of the
+style condition: dropping the style drops it. Without it a model trained for minutes averages the
+harmonics away and no pitch survives (README, "StableVC", separability).
+
 Block ``i`` (``x``: mel-frame tokens, ``c``: time embedding, adaLN modulation from ``c``)::
 
     h = x + SelfAttention(mod₁(norm(x), c))                        rotary positions, padding masked
     n = mod₂(norm(h), c)
     a = TimbreAttention(n, [null, speaker, reference mel frames])
-    s = StyleAttention(n, [null, speaking rate, style frames])
+    s = StyleAttention(n + P(relative time), [null, speaking rate, style frames + their relative times])
     g = tanh(α) · σ(W [n; s])                                     α: per channel, 0 at initialisation
     h = h + a + g ⊙ s
     y = h + FeedForward(mod₃(norm(h), c))
 
 Every condition memory starts with a learned null token that is never masked: dropping a condition (for
-classifier-free guidance, during training and at sampling) masks everything after it.
+classifier-free guidance, during training and at sampling) masks everything after it. The style frames and
+the style queries both carry their relative time in the utterance (0 at the first valid frame, 1 at the
+last), so a mel frame can find the part of the style contour at the same place however long either is.
 """
 
 from __future__ import annotations
@@ -26,8 +34,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.models import flow
+from engine.models.seedvc.mel import _mel_basis
 from engine.models.seedvc.model import RMSNorm, TimestepEmbedder, apply_rope, rope_table, sequence_mask
 from engine.models.stablevc.config import SPEAKER_DIM, STYLE_FEATURES, StableVCConfig
+from engine.models.stablevc.features import aligned_style, harmonic_excitation
 
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -107,11 +117,12 @@ class DualAttentionBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, time: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor],
                 mask: torch.Tensor, timbre: tuple[torch.Tensor, torch.Tensor],
-                style: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+                style: tuple[torch.Tensor, torch.Tensor], style_query: torch.Tensor) -> torch.Tensor:
+        """``style_query (B, T, dim)``: each frame's relative time, added to its style attention query."""
         shift1, scale1, shift2, scale2, shift3, scale3 = self.modulation(time).chunk(6, dim=-1)
         h = x + self.self_attention(modulate(self.norm_self(x), shift1, scale1), rope, mask)
         n = modulate(self.norm_cross(h), shift2, scale2)
-        styled = self.style_attention(n, *style)
+        styled = self.style_attention(n + style_query, *style)
         h = h + self.timbre_attention(n, *timbre) + self.gate(n, styled) * styled
         return h + self.feed_forward(modulate(self.norm_ff(h), shift3, scale3))
 
@@ -125,11 +136,13 @@ def _with_null(null: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor, dro
     return memory, torch.cat([torch.ones(batch, 1, dtype=torch.bool, device=mask.device), keep], dim=1)
 
 
-def relative_positions(length: int, pairs: int, device: torch.device) -> torch.Tensor:
-    """``(length, 2·pairs)`` sinusoids of each frame's relative time in [0, 1] (style memories of any length
-    map onto the output by where in the utterance a frame lies)."""
-    position = torch.linspace(0, 1, length, device=device)[:, None] if length > 1 else torch.zeros(1, 1, device=device)
-    angles = position * math.pi * (2 ** torch.arange(pairs, device=device, dtype=torch.float32))[None]
+def relative_positions(mask: torch.Tensor, pairs: int) -> torch.Tensor:
+    """``(B, L, 2·pairs)`` sinusoids of each frame's relative time in [0, 1] within its row's valid frames
+    (``mask (B, L)``, valid frames first), so sequences of any length map onto each other by where in the
+    utterance a frame lies."""
+    length = mask.sum(dim=1, keepdim=True).clamp(min=2) - 1
+    position = (torch.arange(mask.shape[1], device=mask.device)[None] / length).clamp(max=1)[..., None]
+    angles = position * math.pi * (2 ** torch.arange(pairs, device=mask.device, dtype=torch.float32))
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 
@@ -137,21 +150,23 @@ class Conditions:
     """The timbre and style inputs of one batch, as the flow model reads them.
 
     ``speaker (B, 192)`` CAM++; ``reference (B, n_mels, Tr)`` normalised log-mel with ``reference_mask
-    (B, Tr)``; ``style (B, Ts, 3)`` style frames with ``style_mask (B, Ts)``; ``rate (B,)`` units per second."""
+    (B, Tr)``; ``style (B, Ts, 3)`` style frames with ``style_mask (B, Ts)``; ``rate (B,)`` units per second;
+    ``register (B,)`` the timbre reference's median log-f0."""
 
     def __init__(self, speaker: torch.Tensor, reference: torch.Tensor, reference_mask: torch.Tensor,
-                 style: torch.Tensor, style_mask: torch.Tensor, rate: torch.Tensor):
+                 style: torch.Tensor, style_mask: torch.Tensor, rate: torch.Tensor, register: torch.Tensor):
         self.speaker, self.reference, self.reference_mask = speaker, reference, reference_mask
-        self.style, self.style_mask, self.rate = style, style_mask, rate
+        self.style, self.style_mask, self.rate, self.register = style, style_mask, rate, register
 
     def to(self, device: torch.device, dtype: torch.dtype) -> "Conditions":
         return Conditions(self.speaker.to(device, dtype), self.reference.to(device, dtype),
                           self.reference_mask.to(device), self.style.to(device, dtype), self.style_mask.to(device),
-                          self.rate.to(device, dtype))
+                          self.rate.to(device, dtype), self.register.to(device, torch.float32))
 
     def repeat(self, times: int) -> "Conditions":
         return Conditions(*(value.repeat(times, *([1] * (value.ndim - 1))) for value in
-                            (self.speaker, self.reference, self.reference_mask, self.style, self.style_mask, self.rate)))
+                            (self.speaker, self.reference, self.reference_mask, self.style, self.style_mask, self.rate,
+                             self.register)))
 
 
 class FlowModel(nn.Module):
@@ -165,17 +180,25 @@ class FlowModel(nn.Module):
         self.unit_embedding = nn.Embedding(config.units, dim)
         self.content_conv = nn.Conv1d(dim, dim, 5, padding=2)
         self.input = nn.Linear(n_mels + dim, dim)
+        self.mel_settings = config.mel
+        self.register_buffer("mel_basis", _mel_basis(config.mel).clone(), persistent=False)
+        self.excitation = nn.Linear(n_mels, dim)
         self.time = TimestepEmbedder(dim)
         self.speaker = nn.Linear(SPEAKER_DIM, dim)
         self.reference = nn.Linear(n_mels, dim)
         self.timbre_null = nn.Parameter(torch.zeros(1, 1, dim))
         self.style_frames = nn.Linear(STYLE_FEATURES + 2 * config.style_positions, dim)
+        self.style_query = nn.Linear(2 * config.style_positions, dim)
         self.rate = nn.Linear(1, dim)
         self.style_null = nn.Parameter(torch.zeros(1, 1, dim))
         self.blocks = nn.ModuleList(DualAttentionBlock(dim, config.heads, config.ff_mult) for _ in range(config.depth))
         self.final_modulation = nn.Sequential(nn.SiLU(), nn.Linear(dim, 2 * dim))
         self.final_norm = nn.LayerNorm(dim, elementwise_affine=False)
         self.output = nn.Linear(dim, n_mels)
+        # Zero like the gate's α: a fresh model ignores the style, and training opens this path at once (its
+        # gradient does not vanish, unlike a gated branch whose gate and branch both start at zero).
+        nn.init.zeros_(self.excitation.weight)
+        nn.init.zeros_(self.excitation.bias)
         nn.init.normal_(self.timbre_null, std=0.02)
         nn.init.normal_(self.style_null, std=0.02)
 
@@ -187,8 +210,8 @@ class FlowModel(nn.Module):
 
     def style_memory(self, conditions: Conditions, drop: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         style = conditions.style
-        positions = relative_positions(style.shape[1], self.style_pairs, style.device).to(style.dtype)
-        frames = self.style_frames(torch.cat([style, positions.expand(style.shape[0], -1, -1)], dim=-1))
+        positions = relative_positions(conditions.style_mask, self.style_pairs).to(style.dtype)
+        frames = self.style_frames(torch.cat([style, positions], dim=-1))
         rate = self.rate(torch.log1p(conditions.rate)[:, None])[:, None]
         mask = torch.cat([torch.ones_like(conditions.style_mask[:, :1]), conditions.style_mask], dim=1)
         return _with_null(self.style_null, torch.cat([rate, frames], dim=1), mask, drop)
@@ -200,12 +223,16 @@ class FlowModel(nn.Module):
         content = self.unit_embedding(units) * mask[..., None]
         content = self.content_conv(content.transpose(1, 2)).transpose(1, 2)
         h = self.input(torch.cat([x.transpose(1, 2), content], dim=-1))
+        aligned = aligned_style(conditions.style, conditions.style_mask, mask)
+        excitation = harmonic_excitation(aligned, conditions.register, self.mel_settings, self.mel_basis)
+        h = h + self.excitation(excitation.to(h.dtype) * ~drop_style[:, None, None])
         time = self.time(t).to(h.dtype)
         rope = rope_table(h.shape[1], self.head_dim, h.device)
         timbre = self.timbre_memory(conditions, drop_timbre)
         style = self.style_memory(conditions, drop_style)
+        style_query = self.style_query(relative_positions(mask, self.style_pairs).to(h.dtype))
         for block in self.blocks:
-            h = block(h, time, rope, mask, timbre, style)
+            h = block(h, time, rope, mask, timbre, style, style_query)
         shift, scale = self.final_modulation(time).chunk(2, dim=-1)
         out = self.output(modulate(self.final_norm(h), shift, scale))
         return (out * mask[..., None]).transpose(1, 2)

@@ -53,6 +53,7 @@ class CachedClip:
     mel: torch.Tensor  # (n_mels, T)
     style: torch.Tensor  # (T, 3)
     speaker: torch.Tensor  # (192,)
+    register: torch.Tensor  # () median voiced log-f0
 
 
 def audio_files(data_dir: Path, extensions: Sequence[str] | None) -> list[Path]:
@@ -72,9 +73,10 @@ def clip_features(wave: np.ndarray, config: StableVCConfig, content: front.WavLM
     rate = config.mel.sample_rate
     mel = log_mel(wave, config.mel)[0]
     wave_16k = dsp.resample(Clip(wave[None], rate), front.WAVLM_RATE).samples[0]
-    return CachedClip(wavlm=content.features(wave_16k), mel=mel,
-                      style=front.style_features(wave, config.mel, mel.shape[-1]),
-                      speaker=speaker.embed_waveform(wave, rate).float().reshape(-1).cpu())
+    style, register = front.style_features(wave, config.mel, mel.shape[-1])
+    return CachedClip(wavlm=content.features(wave_16k), mel=mel, style=style,
+                      speaker=speaker.embed_waveform(wave, rate).float().reshape(-1).cpu(),
+                      register=torch.tensor(register, dtype=torch.float32))
 
 
 def cache_features(files: list[Path], data_dir: Path, cache: Path, config: StableVCConfig,
@@ -136,6 +138,7 @@ class Example:
     style: torch.Tensor
     speaker: torch.Tensor
     rate: float
+    register: torch.Tensor
 
 
 def make_example(clip: CachedClip, units: torch.Tensor, config: StableVCConfig, generator: torch.Generator) -> Example:
@@ -155,7 +158,7 @@ def make_example(clip: CachedClip, units: torch.Tensor, config: StableVCConfig, 
     ref_start, ref_stop = crop(ref_start, ref_stop)
     segment = units[start:stop]
     return Example(mel=clip.mel[:, start:stop], units=segment, reference=clip.mel[:, ref_start:ref_stop],
-                   style=clip.style[start:stop], speaker=clip.speaker,
+                   style=clip.style[start:stop], speaker=clip.speaker, register=clip.register,
                    rate=front.speaking_rate(segment, (stop - start) / config.frames_per_second))
 
 
@@ -180,7 +183,7 @@ def collate(examples: list[Example], model: StableVC) -> dict[str, torch.Tensor 
     dedup_units, dedup_mask = _pad([unique for unique, _ in runs], 0)
     durations, _ = _pad([counts for _, counts in runs], 0)
     conditions = Conditions(torch.stack([e.speaker for e in examples]), reference, reference_mask, style, style_mask,
-                            torch.tensor([e.rate for e in examples]))
+                            torch.tensor([e.rate for e in examples]), torch.stack([e.register for e in examples]))
     return {"mel": mel * mask[:, None], "units": units, "mask": mask, "conditions": conditions,
             "dedup_units": dedup_units, "dedup_mask": dedup_mask, "durations": durations}
 
@@ -232,7 +235,7 @@ def train(data_dir: str | Path, run_dir: str | Path, config: StableVCConfig | st
     report("loading the content and speaker encoders")
     from engine.models import campplus
 
-    content = front.resolve_model(config.content_encoder, lambda p: front.load_wavlm(p, config.content_layer))
+    content = front.content_encoder(config.content_encoder, config.content_layer)
     speaker = front.resolve_model(config.speaker_encoder, campplus.load_model)
     cached = cache_features(audio_files(data_dir, extensions), data_dir, run_dir / FEATURES_DIR, config, content, speaker, report)
     del content, speaker
