@@ -183,7 +183,9 @@ def transcribe_windows(model: WhisperModel, audio: np.ndarray, windows: list[tup
                        cancel: CancelToken) -> Transcript:
     """Decode each ``(start_s, end_s)`` window (≤30 s) independently: ``batch_size`` windows per call, and
     as many calls at once as the model has replicas (single-threaded CPU replicas, see
-    ``loader.cpu_workers_and_threads``). The tokens are the same however the windows are grouped.
+    ``loader.cpu_workers_and_threads``). The tokens are the same however the windows are grouped; each call
+    starts faster-whisper's word-timing heuristic afresh (its "first word after a pause" rule carried the
+    previous batch's last time into the next window when one pipeline decoded them all).
 
     Each window is decoded whole, without timestamp tokens (as in the paper), so a window is never cut
     short at a timestamp; lines come from the word times. The batched decoder uses one temperature, so
