@@ -189,12 +189,16 @@ def convert_voice(source: Clip, timbre: Clip, settings: VCSettings, progress: Pr
                     f"chunk {done_chunks + 1}/{chunks}, step {step}/{settings.steps}")
 
         mel = dit.sample(mu, prompt_mel, style_embedding, noise, settings.steps, settings.cfg, on_step=on_step)
-        wave = vocoder.vocode_long(mel[..., prompt_frames:], cancel=cancel)[0].numpy()
+        # One vocoder pass per chunk: the chunk already bounds the memory, and windows inside it would vocode
+        # their overlaps twice.
+        wave = vocoder(mel[..., prompt_frames:])[0].float().cpu().numpy()
         done_chunks += 1
         return wave
 
+    # The last chunk is cut at the end rather than moved back to a full window: the DiT's cost grows with
+    # the chunk, and a full last window would generate most of its frames a second time.
     blocks = crossfade_windows(render, frames, window, CHUNK_OVERLAP_FRAMES, CHUNK_OVERLAP_FRAMES, scale=hop,
-                               cancel=cancel)
+                               short_last=True, cancel=cancel)
     converted = np.concatenate(list(blocks), axis=-1)
     progress(0.98, "resampling")
     out = dsp.resample(Clip(converted, rate), source.sample_rate).samples

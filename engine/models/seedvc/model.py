@@ -306,8 +306,18 @@ class DiT(nn.Module):
         if config.style_as_token:
             self.style_in = nn.Linear(config.style_dim, dim)
 
+    def head_reach(self) -> int:
+        """Frames on either side of a frame that reach its velocity through the layers after the transformer
+        (an upper bound: the WaveNet's convolutions; the other head layers work frame by frame)."""
+        if self.config.final_layer != "wavenet":
+            return 0
+        return sum((conv.conv.conv.kernel_size[0] - 1) * conv.conv.conv.dilation[0] for conv in self.wavenet.in_layers)
+
     def forward(self, x: torch.Tensor, prompt_x: torch.Tensor, x_lens: torch.Tensor, t: torch.Tensor,
-                style: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
+                style: torch.Tensor, mu: torch.Tensor, output_from: int = 0) -> torch.Tensor:
+        """The velocity ``(B, 80, T)``. With ``output_from`` the frames before it come out zero and the head
+        after the transformer runs only from ``head_reach()`` frames before it: the sampler discards the prompt
+        frames' velocity, and the head (the WaveNet above all) is a third of the work per frame."""
         config = self.config
         batch, _, frames = x.shape
         time = self.t_embedder(t)
@@ -328,16 +338,23 @@ class DiT(nn.Module):
         if bool((x_lens < frames).any()):
             key_mask = sequence_mask(x_lens + len(prefix), h.shape[1])[:, None, None, :]
         h = self.transformer(h, time, None if config.time_as_token else time, key_mask)
-        h = h[:, len(prefix):]
+        start = max(0, output_from - self.head_reach())
+        h = h[:, len(prefix) + start:]
         if config.long_skip:
-            h = self.skip_linear(torch.cat([h, noisy], dim=-1))
+            h = self.skip_linear(torch.cat([h, noisy[:, start:]], dim=-1))
         if config.final_layer == "mlp":
-            return self.final_mlp(h).transpose(1, 2)
-        mask = sequence_mask(x_lens, frames)[:, None, :].to(h.dtype)
-        wave = self.wavenet(self.conv1(h).transpose(1, 2), mask, self.t_embedder2(t))
-        y = wave.transpose(1, 2) + self.res_projection(h)
-        # conv2 is a 1×1 convolution: applied time-major as a linear layer, then transposed.
-        return F.linear(self.final_layer(y, time), self.conv2.weight[:, :, 0], self.conv2.bias).transpose(1, 2)
+            velocity = self.final_mlp(h).transpose(1, 2)
+        else:
+            mask = sequence_mask(x_lens, frames)[:, None, start:].to(h.dtype)
+            wave = self.wavenet(self.conv1(h).transpose(1, 2), mask, self.t_embedder2(t))
+            y = wave.transpose(1, 2) + self.res_projection(h)
+            # conv2 is a 1×1 convolution: applied time-major as a linear layer, then transposed.
+            velocity = F.linear(self.final_layer(y, time), self.conv2.weight[:, :, 0], self.conv2.bias).transpose(1, 2)
+        if output_from <= 0:
+            return velocity
+        out = velocity.new_zeros(batch, velocity.shape[1], frames)
+        out[..., output_from:] = velocity[..., output_from - start:]
+        return out
 
 
 class CFM(nn.Module):
@@ -394,19 +411,20 @@ class SeedVC(nn.Module):
 
     @torch.inference_mode()
     def velocity(self, x: torch.Tensor, prompt_x: torch.Tensor, x_lens: torch.Tensor, t: torch.Tensor,
-                 style: torch.Tensor, mu: torch.Tensor, cfg_rate: float) -> torch.Tensor:
+                 style: torch.Tensor, mu: torch.Tensor, cfg_rate: float, output_from: int = 0) -> torch.Tensor:
         """The estimator's velocity, guided: ``(1 + r)·v(cond) − r·v(null)`` with the null row's prompt, style
         and content zeroed (one batch of 2B); a single conditional pass when ``r`` is 0. Inputs are cast to the
-        model's device and dtype; the result is float32."""
+        model's device and dtype; the result is float32, zero before ``output_from`` (see :meth:`DiT.forward`)."""
         weight = self.estimator.cond_projection.weight
         x, prompt_x, t, style, mu = (value.to(device=weight.device, dtype=weight.dtype)
                                      for value in (x, prompt_x, t, style, mu))
         x_lens = x_lens.to(weight.device)
         if cfg_rate == 0:
-            return self.estimator(x, prompt_x, x_lens, t, style, mu).float()
+            return self.estimator(x, prompt_x, x_lens, t, style, mu, output_from).float()
         both = self.estimator(torch.cat([x, x]), torch.cat([prompt_x, torch.zeros_like(prompt_x)]),
                               torch.cat([x_lens, x_lens]), torch.cat([t, t]),
-                              torch.cat([style, torch.zeros_like(style)]), torch.cat([mu, torch.zeros_like(mu)]))
+                              torch.cat([style, torch.zeros_like(style)]), torch.cat([mu, torch.zeros_like(mu)]),
+                              output_from)
         conditional, null = both.float().chunk(2)
         return (1.0 + cfg_rate) * conditional - cfg_rate * null
 
@@ -435,7 +453,7 @@ class SeedVC(nn.Module):
         t = t_span[0]
         for step in range(1, n_steps + 1):
             dt = t_span[step] - t_span[step - 1]
-            v = self.velocity(x, prompt_x, x_lens, t.expand(batch), style, mu, cfg_rate)
+            v = self.velocity(x, prompt_x, x_lens, t.expand(batch), style, mu, cfg_rate, output_from=prompt_frames)
             x = x + dt * v
             t = t + dt
             x[..., :prompt_frames] = 0
