@@ -271,6 +271,26 @@ def reference_comparison(args: argparse.Namespace) -> None:
               f"(best of {args.rounds}, interleaved, {torch.get_num_threads()} threads)", flush=True)
 
 
+class StageClock:
+    """Seconds spent in named stages (wrapped callables): the breakdown printed with a pipeline comparison."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    def wrap(self, name: str, fn):
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+        return timed
+
+    def summary(self, total: float) -> str:
+        stages = ", ".join(f"{name} {seconds:.1f}" for name, seconds in self.seconds.items())
+        return f"{stages}, rest {total - sum(self.seconds.values()):.1f} s"
+
+
 class ReferencePipeline:
     """seed-vc 0.4.3's whole offline conversion (``seed_vc.inference.main``: Whisper-small content in 30 s
     windows overlapping 5 s, length regulator, DiT chunks of its 30 s context with the reference prompt in
@@ -308,6 +328,8 @@ class ReferencePipeline:
                              fmax=None, center=False)
         self.to_mel = lambda wave: mel_spectrogram(wave, **self.mel_args)
         self.mels: list[torch.Tensor] = []
+        self.clock = StageClock()
+        self.campplus.forward = self.clock.wrap("CAM++", self.campplus.forward)
 
     def content(self, wave_16k: torch.Tensor) -> torch.Tensor:
         """Whisper features as the reference's loader takes them: its feature extractor with the attention
@@ -339,7 +361,8 @@ class ReferencePipeline:
 
         def load_models(run_args):
             inference.fp16 = run_args.fp16
-            return self.dit, self.content, None, vocode, self.campplus, self.to_mel, self.mel_args
+            return (self.dit, self.clock.wrap("content", self.content), None, self.clock.wrap("vocoder", vocode),
+                    self.campplus, self.to_mel, self.mel_args)
 
         arguments = argparse.Namespace(source=str(source), target=str(timbre), output=str(source.parent),
                                        diffusion_steps=steps, length_adjust=1.0, inference_cfg_rate=cfg,
@@ -348,8 +371,9 @@ class ReferencePipeline:
         original_loader, original_save = inference.load_models, torchaudio.save
         inference.load_models = load_models
         torchaudio.save = lambda path, wave, rate: saved.append(wave)
-        self.dit.cfm.inference = seeded_inference
+        self.dit.cfm.inference = self.clock.wrap("DiT", seeded_inference)
         self.mels = []
+        self.clock.seconds.clear()
         try:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 inference.main(arguments)
@@ -380,6 +404,11 @@ def pipeline_comparison(args: argparse.Namespace) -> None:
     reference = ReferencePipeline(models, campplus_file, whisper_dtype)
     our_mels: list[torch.Tensor] = []
     models.vocoder.register_forward_pre_hook(lambda module, inputs: our_mels.append(inputs[0].detach().clone()))
+    clock = StageClock()
+    models.content.encode = clock.wrap("content", models.content.encode)
+    models.speaker.embed_waveform = clock.wrap("CAM++", models.speaker.embed_waveform)
+    models.dit.sample = clock.wrap("DiT", models.dit.sample)
+    models.vocoder.forward = clock.wrap("vocoder", models.vocoder.forward)
     folder = Path(tempfile.mkdtemp(prefix="vc-bench-"))
     timbre_clip = voice(args.timbre_seconds, 2)
     timbre_path = folder / "timbre.wav"
@@ -390,15 +419,20 @@ def pipeline_comparison(args: argparse.Namespace) -> None:
         soundfile.write(source_path, source_clip.samples[0], source_clip.sample_rate, subtype="FLOAT")
         settings = VCSettings(steps=args.pipeline_steps, cfg=0.7, seed=0, device="cpu")
         best = {"seed-vc": float("inf"), "vocalis": float("inf")}
-        waves = {}
+        waves, stages = {}, {}
         for _ in range(args.rounds):  # interleaved, best of each: a shared machine's load hits both alike
             start = time.perf_counter()
             waves["seed-vc"] = reference.convert(source_path, timbre_path, settings.steps, settings.cfg, settings.seed)
-            best["seed-vc"] = min(best["seed-vc"], time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            if elapsed < best["seed-vc"]:
+                best["seed-vc"], stages["seed-vc"] = elapsed, reference.clock.summary(elapsed)
             our_mels.clear()
+            clock.seconds.clear()
             start = time.perf_counter()
             waves["vocalis"] = convert_voice(source_clip, timbre_clip, settings, models=models).samples[0]
-            best["vocalis"] = min(best["vocalis"], time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            if elapsed < best["vocalis"]:
+                best["vocalis"], stages["vocalis"] = elapsed, clock.summary(elapsed)
         mel_difference = max((a - b).abs().max().item() for a, b in zip(reference.mels, our_mels))
         length = min(waves["seed-vc"].size, waves["vocalis"].size)
         wave_difference = np.abs(waves["seed-vc"][:length] - waves["vocalis"][:length]).max()
@@ -409,6 +443,8 @@ def pipeline_comparison(args: argparse.Namespace) -> None:
               f"(peak {np.abs(waves['vocalis']).max():.2e})  "
               f"(best of {args.rounds}, interleaved, {torch.get_num_threads()} threads, its Whisper in "
               f"{args.reference_whisper})", flush=True)
+        for name in ("seed-vc", "vocalis"):
+            print(f"    {name:8s} stages: {stages[name]}", flush=True)
 
 
 def load_campplus(path: Path) -> CAMPPlus:
