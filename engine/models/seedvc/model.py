@@ -455,11 +455,11 @@ class SeedVC(nn.Module):
         and content zeroed (one batch of 2B); a single conditional pass when ``r`` is 0. Inputs are cast to the
         model's device and dtype; the result is float32, zero before ``output_from`` (see :meth:`DiT.forward`).
         ``condition``: the estimator's :meth:`DiT.condition` of that batch, when already computed."""
-        x, t, *rows = self._model_inputs(x, t, *self._guided(prompt_x, style, mu, cfg_rate))
+        x, t, prompt_x, style, mu = self._model_inputs(x, t, *self._guided(prompt_x, style, mu, cfg_rate))
         x_lens = x_lens.to(x.device)
         if cfg_rate == 0:
-            return self.estimator(x, *rows[:1], x_lens, t, *rows[1:], output_from, condition=condition).float()
-        both = self.estimator(torch.cat([x, x]), rows[0], torch.cat([x_lens, x_lens]), torch.cat([t, t]), *rows[1:],
+            return self.estimator(x, prompt_x, x_lens, t, style, mu, output_from, condition=condition).float()
+        both = self.estimator(torch.cat([x, x]), prompt_x, torch.cat([x_lens, x_lens]), torch.cat([t, t]), style, mu,
                               output_from, condition=condition)
         conditional, null = both.float().chunk(2)
         return (1.0 + cfg_rate) * conditional - cfg_rate * null
