@@ -29,6 +29,23 @@ def test_windows_of_an_aligned_renderer_rebuild_the_signal():
     assert reported[-1] == 1.0
 
 
+def test_a_short_last_window_keeps_its_place_and_still_rebuilds_the_signal():
+    """``short_last``: the last window is cut at the end instead of moved back (the VC chunks, as Seed-VC
+    lays them out), and it still overlaps the one before by more than the overlap."""
+    scale, length = 3, 130
+    signal = np.random.default_rng(1).standard_normal((1, length * scale)).astype(np.float32)
+    windows = []
+
+    def render(start, stop):
+        windows.append((start, stop))
+        return signal[:, start * scale:stop * scale]
+
+    joined = np.concatenate(list(crossfade_windows(render, length, window=50, overlap=16, fade=16, scale=scale,
+                                                   short_last=True)), axis=-1)
+    np.testing.assert_allclose(joined, signal, rtol=0, atol=1e-6)
+    assert windows == [(0, 50), (34, 84), (68, 118), (102, 130)]
+
+
 def test_edges_are_discarded_and_faded_where_the_windows_disagree():
     """Each window's output is offset by its index: every sample must come from one window, or a blend of
     two neighbours inside a crossfade, never from within ``(overlap − fade) // 2`` units of an inner edge."""

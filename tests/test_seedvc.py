@@ -53,6 +53,21 @@ def test_one_estimator_evaluation_with_and_without_guidance(case):
     close(model.velocity(*args, cfg_rate=0.0), c["v_cond"])
 
 
+def test_velocity_from_a_frame_on_equals_the_full_velocity_there(case):
+    """The sampler asks only for the frames after the prompt: the head then skips the frames before it
+    (less its reach), and what it returns from there on must be the full evaluation's."""
+    model, c = case
+    t = c["t_eval"].reshape(1)
+    args = (c["x_eval"], c["prompt_x"], c["x_lens"], t, c["style"], c["mu"])
+    start = c["x_eval"].shape[-1] // 2
+    with torch.inference_mode():
+        full = model.estimator(*args)
+        tail = model.estimator(*args, output_from=start)
+    assert model.estimator.head_reach() < start
+    assert torch.equal(tail[..., :start], torch.zeros_like(tail[..., :start]))
+    np.testing.assert_allclose(tail[..., start:].numpy(), full[..., start:].numpy(), rtol=0, atol=1e-5)
+
+
 def test_padded_batch_masks_the_short_item(case):
     model, c = case
     with torch.inference_mode():

@@ -29,13 +29,17 @@ Separator = Callable[[np.ndarray], np.ndarray]  # (batch, samples) -> (batch, so
 Reader = Callable[[int, int], np.ndarray]  # (start, stop) -> mono float32 samples start..stop
 
 
-def window_starts(length: int, window: int, overlap: int) -> list[int]:
-    """Start of every window; the last one is moved back to end at ``length`` so no window is padded."""
+def window_starts(length: int, window: int, overlap: int, *, short_last: bool = False) -> list[int]:
+    """Start of every window; the last one is moved back to end at ``length`` so no window is padded, or with
+    ``short_last`` it keeps its place and is cut at ``length`` (less work when the model's cost grows with
+    the window, as a DiT's does; it still overlaps the previous window by more than ``overlap``)."""
     if not 0 <= overlap < window:
         raise ValueError(f"overlap must be in [0, window), got {overlap} for a window of {window}")
     if length <= window:
         return [0]
     hop = window - overlap
+    if short_last:
+        return list(range(0, length - overlap, hop))
     starts = list(range(0, length - window, hop))
     starts.append(length - window)
     return starts
@@ -104,7 +108,7 @@ Renderer = Callable[[int, int], np.ndarray]  # (start, stop) input units -> (...
 
 
 def crossfade_windows(render: Renderer, length: int, window: int, overlap: int, fade: int, *, scale: int = 1,
-                      ramp_shape: str = "sine", progress: Progress | None = None,
+                      ramp_shape: str = "sine", short_last: bool = False, progress: Progress | None = None,
                       cancel: CancelToken | None = None) -> Iterator[np.ndarray]:
     """Yield ``render``'s output for input units ``0..length`` as consecutive ``(..., n)`` blocks, computed
     one window at a time (memory bounded by the window).
@@ -113,12 +117,12 @@ def crossfade_windows(render: Renderer, length: int, window: int, overlap: int, 
     of ``window`` units overlap by at least ``overlap``; each join is a crossfade over ``fade`` units centred in
     the overlap, so at least ``(overlap − fade) // 2`` units next to every inner window edge are discarded.
     When that margin covers the model's receptive field, the result equals a single pass up to rounding.
-    ``fade = 0`` cuts between windows without a crossfade.
+    ``fade = 0`` cuts between windows without a crossfade. ``short_last``: see :func:`window_starts`.
     """
     if not 0 <= fade <= overlap or window < overlap + 2 * fade:
         raise ValueError(f"need 0 <= fade <= overlap and window >= overlap + 2·fade, got window {window}, "
                          f"overlap {overlap}, fade {fade}")
-    starts = window_starts(length, window, overlap)
+    starts = window_starts(length, window, overlap, short_last=short_last)
     ramp = crossfade_ramp(fade * scale, ramp_shape)
     tail: np.ndarray | None = None  # the previous window's output over the coming crossfade
     seam = 0  # absolute output sample where the coming crossfade starts

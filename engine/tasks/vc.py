@@ -114,8 +114,8 @@ def load_voice_models(settings: VCSettings) -> VoiceModels:
                        vocoder=load(config["vocoder"], "fp32"))
 
 
-def _mono(clip: Clip, sample_rate: int) -> np.ndarray:
-    return dsp.resample(dsp.to_mono(clip), sample_rate).samples[0]
+def _mono(clip: Clip, sample_rate: int, quality: str = "hq") -> np.ndarray:
+    return dsp.resample(dsp.to_mono(clip), sample_rate, quality).samples[0]
 
 
 def _check_style(timbre: Clip, style: Clip | None) -> None:
@@ -151,7 +151,9 @@ def convert_voice(source: Clip, timbre: Clip, settings: VCSettings, progress: Pr
 
     progress(0.0, "preparing the reference")
     reference = _mono(timbre, rate)[:int(REFERENCE_MAX_SECONDS * rate)]
-    reference_16k = dsp.resample(Clip(reference[None], rate), content.sample_rate).samples[0]
+    # The content encoder hears 16 kHz audio resampled the way Seed-VC resamples it (torchaudio's sinc), so
+    # the features, and the conversion, match the reference's.
+    reference_16k = dsp.resample(Clip(reference[None], rate), content.sample_rate, "reference").samples[0]
     prompt_mel = log_mel(reference, mel_settings)
     prompt_frames = prompt_mel.shape[-1]
     style_embedding = speaker.embed_waveform(reference, rate, source=timbre.source)
@@ -159,7 +161,7 @@ def convert_voice(source: Clip, timbre: Clip, settings: VCSettings, progress: Pr
     cancel.check()
 
     progress(0.02, "content features")
-    source_16k = _mono(source, content.sample_rate)
+    source_16k = _mono(source, content.sample_rate, "reference")
     source_samples = int(round(source.frames * rate / source.sample_rate))
     frames = int(source_samples // hop * settings.length)
     if frames < 1:
@@ -189,12 +191,16 @@ def convert_voice(source: Clip, timbre: Clip, settings: VCSettings, progress: Pr
                     f"chunk {done_chunks + 1}/{chunks}, step {step}/{settings.steps}")
 
         mel = dit.sample(mu, prompt_mel, style_embedding, noise, settings.steps, settings.cfg, on_step=on_step)
-        wave = vocoder.vocode_long(mel[..., prompt_frames:], cancel=cancel)[0].numpy()
+        # One vocoder pass per chunk: the chunk already bounds the memory, and windows inside it would vocode
+        # their overlaps twice.
+        wave = vocoder(mel[..., prompt_frames:])[0].float().cpu().numpy()
         done_chunks += 1
         return wave
 
+    # The last chunk is cut at the end rather than moved back to a full window: the DiT's cost grows with
+    # the chunk, and a full last window would generate most of its frames a second time.
     blocks = crossfade_windows(render, frames, window, CHUNK_OVERLAP_FRAMES, CHUNK_OVERLAP_FRAMES, scale=hop,
-                               cancel=cancel)
+                               short_last=True, cancel=cancel)
     converted = np.concatenate(list(blocks), axis=-1)
     progress(0.98, "resampling")
     out = dsp.resample(Clip(converted, rate), source.sample_rate).samples

@@ -116,13 +116,21 @@ class Attention(nn.Module):
         self.wo = nn.Linear(dim, dim, bias=False)
 
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor],
-                key_mask: torch.Tensor | None) -> torch.Tensor:
+                key_mask: torch.Tensor | None, queries_from: int = 0) -> torch.Tensor:
+        """Self-attention of every position of ``x``, or of those from ``queries_from`` on (over all keys)."""
         batch, length, dim = x.shape
-        q, k, v = self.wqkv(x).view(batch, length, 3, self.heads, dim // self.heads).unbind(2)
-        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        head_dim = dim // self.heads
+        weight = self.wqkv.weight
+        if queries_from:
+            q = F.linear(x[:, queries_from:], weight[:dim]).view(batch, length - queries_from, self.heads, head_dim)
+            k, v = F.linear(x, weight[dim:]).view(batch, length, 2, self.heads, head_dim).unbind(2)
+        else:
+            q, k, v = self.wqkv(x).view(batch, length, 3, self.heads, head_dim).unbind(2)
+        cos, sin = rope
+        q, k = apply_rope(q, cos[queries_from:], sin[queries_from:]), apply_rope(k, cos, sin)
         y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
                                            attn_mask=key_mask)
-        return self.wo(y.transpose(1, 2).reshape(batch, length, dim))
+        return self.wo(y.transpose(1, 2).reshape(batch, length - queries_from, dim))
 
 
 class FeedForward(nn.Module):
@@ -148,8 +156,9 @@ class TransformerBlock(nn.Module):
         self.skip_in_linear = nn.Linear(2 * dim, dim)
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor | None, rope: tuple[torch.Tensor, torch.Tensor],
-                key_mask: torch.Tensor | None) -> torch.Tensor:
-        h = x + self.attention(self.attention_norm(x, condition), rope, key_mask)
+                key_mask: torch.Tensor | None, keep_from: int = 0) -> torch.Tensor:
+        """The block's output at the positions from ``keep_from`` on (all of them attend to every position)."""
+        h = x[:, keep_from:] + self.attention(self.attention_norm(x, condition), rope, key_mask, keep_from)
         return h + self.feed_forward(self.ffn_norm(h, condition))
 
 
@@ -165,14 +174,17 @@ class Transformer(nn.Module):
         self.norm = AdaptiveRMSNorm(config.hidden_dim)
 
     def forward(self, x: torch.Tensor, time: torch.Tensor, block_condition: torch.Tensor | None,
-                key_mask: torch.Tensor | None) -> torch.Tensor:
+                key_mask: torch.Tensor | None, keep_from: int = 0) -> torch.Tensor:
+        """The output at the positions from ``keep_from`` on: the last block computes only those (its other
+        positions feed nothing after it)."""
         rope = rope_table(x.shape[1], self.head_dim, x.device)
         half = len(self.layers) // 2
+        last = len(self.layers) - 1
         skips: list[torch.Tensor] = []
         for index, layer in enumerate(self.layers):
             if self.uvit_skip and index > half and skips:
                 x = layer.skip_in_linear(torch.cat([x, skips.pop()], dim=-1))
-            x = layer(x, block_condition, rope, key_mask)
+            x = layer(x, block_condition, rope, key_mask, keep_from if index == last else 0)
             if self.uvit_skip and index < half:
                 skips.append(x)
         return self.norm(x, time)
@@ -306,16 +318,41 @@ class DiT(nn.Module):
         if config.style_as_token:
             self.style_in = nn.Linear(config.style_dim, dim)
 
+    def head_reach(self) -> int:
+        """Frames on either side of a frame that reach its velocity through the layers after the transformer
+        (an upper bound: the WaveNet's convolutions; the other head layers work frame by frame)."""
+        if self.config.final_layer != "wavenet":
+            return 0
+        return sum((conv.conv.conv.kernel_size[0] - 1) * conv.conv.conv.dilation[0] for conv in self.wavenet.in_layers)
+
+    def condition(self, prompt_x: torch.Tensor, style: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
+        """The part of the merged input that stays the same through sampling, ``(B, T, dim)``: the prompt
+        mel, content (projected) and style columns of ``cond_x_merge_linear`` with its bias. The sampler
+        computes it once per chunk; only the noisy mel's 80 columns change from step to step."""
+        mels = self.config.in_channels
+        weight, bias = self.cond_x_merge_linear.weight, self.cond_x_merge_linear.bias
+        columns = 2 * mels + self.cond_projection.out_features
+        merged = F.linear(torch.cat([prompt_x.transpose(1, 2), self.cond_projection(mu)], dim=-1),
+                          weight[:, mels:columns], bias)
+        if not self.config.style_as_token:
+            merged = merged + F.linear(style, weight[:, columns:])[:, None]
+        return merged
+
     def forward(self, x: torch.Tensor, prompt_x: torch.Tensor, x_lens: torch.Tensor, t: torch.Tensor,
-                style: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
+                style: torch.Tensor, mu: torch.Tensor, output_from: int = 0, *,
+                condition: torch.Tensor | None = None) -> torch.Tensor:
+        """The velocity ``(B, 80, T)``. With ``output_from`` the frames before it come out zero and the head
+        after the transformer runs only from ``head_reach()`` frames before it: the sampler discards the prompt
+        frames' velocity, and the head (the WaveNet above all) is a third of the work per frame; the last
+        transformer block computes only those frames too.
+        ``condition``: :meth:`condition` of these inputs, when already computed."""
         config = self.config
         batch, _, frames = x.shape
         time = self.t_embedder(t)
         noisy = x.transpose(1, 2)
-        parts = [noisy, prompt_x.transpose(1, 2), self.cond_projection(mu)]
-        if not config.style_as_token:
-            parts.append(style[:, None, :].expand(batch, frames, style.shape[-1]))
-        h = self.cond_x_merge_linear(torch.cat(parts, dim=-1))
+        if condition is None:
+            condition = self.condition(prompt_x, style, mu)
+        h = F.linear(noisy, self.cond_x_merge_linear.weight[:, :config.in_channels]) + condition
         prefix = []
         if config.time_as_token:
             prefix.append(time[:, None])
@@ -327,17 +364,23 @@ class DiT(nn.Module):
         key_mask = None
         if bool((x_lens < frames).any()):
             key_mask = sequence_mask(x_lens + len(prefix), h.shape[1])[:, None, None, :]
-        h = self.transformer(h, time, None if config.time_as_token else time, key_mask)
-        h = h[:, len(prefix):]
+        start = max(0, output_from - self.head_reach())
+        h = self.transformer(h, time, None if config.time_as_token else time, key_mask, len(prefix) + start)
         if config.long_skip:
-            h = self.skip_linear(torch.cat([h, noisy], dim=-1))
+            h = self.skip_linear(torch.cat([h, noisy[:, start:]], dim=-1))
         if config.final_layer == "mlp":
-            return self.final_mlp(h).transpose(1, 2)
-        mask = sequence_mask(x_lens, frames)[:, None, :].to(h.dtype)
-        wave = self.wavenet(self.conv1(h).transpose(1, 2), mask, self.t_embedder2(t))
-        y = wave.transpose(1, 2) + self.res_projection(h)
-        # conv2 is a 1×1 convolution: applied time-major as a linear layer, then transposed.
-        return F.linear(self.final_layer(y, time), self.conv2.weight[:, :, 0], self.conv2.bias).transpose(1, 2)
+            velocity = self.final_mlp(h).transpose(1, 2)
+        else:
+            mask = sequence_mask(x_lens, frames)[:, None, start:].to(h.dtype)
+            wave = self.wavenet(self.conv1(h).transpose(1, 2), mask, self.t_embedder2(t))
+            y = wave.transpose(1, 2) + self.res_projection(h)
+            # conv2 is a 1×1 convolution: applied time-major as a linear layer, then transposed.
+            velocity = F.linear(self.final_layer(y, time), self.conv2.weight[:, :, 0], self.conv2.bias).transpose(1, 2)
+        if output_from <= 0:
+            return velocity
+        out = velocity.new_zeros(batch, velocity.shape[1], frames)
+        out[..., output_from:] = velocity[..., output_from - start:]
+        return out
 
 
 class CFM(nn.Module):
@@ -392,21 +435,32 @@ class SeedVC(nn.Module):
         weight = self.length_regulator.content_in_proj.weight
         return self.length_regulator(content.to(weight), torch.as_tensor(target_lengths, device=weight.device))
 
+    def _model_inputs(self, *values: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        weight = self.estimator.cond_projection.weight
+        return tuple(value.to(device=weight.device, dtype=weight.dtype) for value in values)
+
+    @staticmethod
+    def _guided(prompt_x: torch.Tensor, style: torch.Tensor, mu: torch.Tensor, cfg_rate: float):
+        """The batch the estimator sees: the inputs, followed under guidance by the null rows (prompt, style
+        and content zeroed)."""
+        if cfg_rate == 0:
+            return prompt_x, style, mu
+        return tuple(torch.cat([value, torch.zeros_like(value)]) for value in (prompt_x, style, mu))
+
     @torch.inference_mode()
     def velocity(self, x: torch.Tensor, prompt_x: torch.Tensor, x_lens: torch.Tensor, t: torch.Tensor,
-                 style: torch.Tensor, mu: torch.Tensor, cfg_rate: float) -> torch.Tensor:
+                 style: torch.Tensor, mu: torch.Tensor, cfg_rate: float, output_from: int = 0, *,
+                 condition: torch.Tensor | None = None) -> torch.Tensor:
         """The estimator's velocity, guided: ``(1 + r)·v(cond) − r·v(null)`` with the null row's prompt, style
         and content zeroed (one batch of 2B); a single conditional pass when ``r`` is 0. Inputs are cast to the
-        model's device and dtype; the result is float32."""
-        weight = self.estimator.cond_projection.weight
-        x, prompt_x, t, style, mu = (value.to(device=weight.device, dtype=weight.dtype)
-                                     for value in (x, prompt_x, t, style, mu))
-        x_lens = x_lens.to(weight.device)
+        model's device and dtype; the result is float32, zero before ``output_from`` (see :meth:`DiT.forward`).
+        ``condition``: the estimator's :meth:`DiT.condition` of that batch, when already computed."""
+        x, t, prompt_x, style, mu = self._model_inputs(x, t, *self._guided(prompt_x, style, mu, cfg_rate))
+        x_lens = x_lens.to(x.device)
         if cfg_rate == 0:
-            return self.estimator(x, prompt_x, x_lens, t, style, mu).float()
-        both = self.estimator(torch.cat([x, x]), torch.cat([prompt_x, torch.zeros_like(prompt_x)]),
-                              torch.cat([x_lens, x_lens]), torch.cat([t, t]),
-                              torch.cat([style, torch.zeros_like(style)]), torch.cat([mu, torch.zeros_like(mu)]))
+            return self.estimator(x, prompt_x, x_lens, t, style, mu, output_from, condition=condition).float()
+        both = self.estimator(torch.cat([x, x]), prompt_x, torch.cat([x_lens, x_lens]), torch.cat([t, t]), style, mu,
+                              output_from, condition=condition)
         conditional, null = both.float().chunk(2)
         return (1.0 + cfg_rate) * conditional - cfg_rate * null
 
@@ -431,11 +485,13 @@ class SeedVC(nn.Module):
         prompt_x[..., :prompt_frames] = prompt_mel.to(x)
         mu, style = mu.to(x), style.to(x)
         x_lens = torch.full((batch,), frames, device=device) if x_lens is None else x_lens.to(device)
+        condition = self.estimator.condition(*self._model_inputs(*self._guided(prompt_x, style, mu, cfg_rate)))
         t_span = torch.linspace(0, 1, n_steps + 1, device=device)
         t = t_span[0]
         for step in range(1, n_steps + 1):
             dt = t_span[step] - t_span[step - 1]
-            v = self.velocity(x, prompt_x, x_lens, t.expand(batch), style, mu, cfg_rate)
+            v = self.velocity(x, prompt_x, x_lens, t.expand(batch), style, mu, cfg_rate, output_from=prompt_frames,
+                              condition=condition)
             x = x + dt * v
             t = t + dt
             x[..., :prompt_frames] = 0
