@@ -8,17 +8,23 @@ import pytest
 from engine.audio.stitch import crossfade_windows
 
 
-def test_windows_of_an_aligned_renderer_rebuild_the_signal():
-    """A renderer that returns the true output for any range must come back unchanged: the blocks tile
-    the output exactly once and each crossfade's ramps sum to one."""
-    scale, length = 4, 203
-    signal = np.random.default_rng(0).standard_normal((2, length * scale)).astype(np.float32)
+def aligned_renderer(channels: int, length: int, scale: int, seed: int):
+    """A random signal, a renderer returning its true samples for any range, and the ranges it was asked."""
+    signal = np.random.default_rng(seed).standard_normal((channels, length * scale)).astype(np.float32)
     windows = []
 
     def render(start, stop):
         windows.append((start, stop))
         return signal[:, start * scale:stop * scale]
 
+    return signal, render, windows
+
+
+def test_windows_of_an_aligned_renderer_rebuild_the_signal():
+    """A renderer that returns the true output for any range must come back unchanged: the blocks tile
+    the output exactly once and each crossfade's ramps sum to one."""
+    scale, length = 4, 203
+    signal, render, windows = aligned_renderer(2, length, scale, seed=0)
     reported = []
     blocks = list(crossfade_windows(render, length, window=50, overlap=20, fade=6, scale=scale,
                                     progress=lambda fraction, message: reported.append(fraction)))
@@ -33,12 +39,7 @@ def test_a_short_last_window_keeps_its_place_and_still_rebuilds_the_signal():
     """``short_last``: the last window is cut at the end instead of moved back (the VC chunks, as Seed-VC
     lays them out), and it still overlaps the one before by more than the overlap."""
     scale, length = 3, 130
-    signal = np.random.default_rng(1).standard_normal((1, length * scale)).astype(np.float32)
-    windows = []
-
-    def render(start, stop):
-        windows.append((start, stop))
-        return signal[:, start * scale:stop * scale]
+    signal, render, windows = aligned_renderer(1, length, scale, seed=1)
 
     joined = np.concatenate(list(crossfade_windows(render, length, window=50, overlap=16, fade=16, scale=scale,
                                                    short_last=True)), axis=-1)
