@@ -17,7 +17,7 @@ import soundfile as sf
 from engine.audio import dsp, io
 from engine.audio.clip import Clip
 from engine.errors import BadInputError, OutputError
-from tests.conftest import DATA, REPO
+from tests.conftest import DATA, REPO, require_tools
 from tests.synth import dominant_frequency
 
 BAD = DATA / "bad"
@@ -142,8 +142,8 @@ def test_corpus_stays_small():
     assert sum(path.stat().st_size for path in BAD.iterdir()) < 300_000
 
 
-@pytest.mark.skipif(shutil.which("ffprobe") is None, reason="checks the ffmpeg fallback's refusal")
 def test_fallback_decoder_also_refuses_binary_junk(tmp_path):
+    require_tools("ffprobe")  # checks the ffmpeg fallback's refusal
     junk = tmp_path / "junk.wav"
     junk.write_bytes(bytes(range(256)) * 8)
     with pytest.raises(BadInputError, match="is not audio: no decoder recognises its contents .*ffmpeg finds "

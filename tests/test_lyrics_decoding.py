@@ -15,16 +15,17 @@ from engine.models import whisper_ct2 as whisper
 from engine.models.loading import load_catalog_model, require_installed
 from engine.tasks.lyrics import LyricsSettings, Segmentation, transcribe_lyrics
 from engine.tasks.lyrics.transcribe import to_whisper_audio
-from tests.conftest import have
+from tests.conftest import require_tools
 from tests.synth import speak
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not have("espeak-ng"), reason="needs espeak-ng")]
+pytestmark = pytest.mark.slow
 PHRASES = ["the river runs along the valley", "we sing until the morning light", "hold my hand"]
 
 
 @pytest.fixture(scope="module")
 def phrases() -> Clip:
     """Three phrases, each followed by 2 s of silence."""
+    require_tools("espeak-ng")
     parts = []
     for text in PHRASES:
         parts += [speak(text, voice="en-us"), np.zeros(32000, np.float32)]
