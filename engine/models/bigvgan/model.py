@@ -8,9 +8,11 @@ so its tensors load by name. The official file stores every convolution weight-n
 (``weight_g``/``weight_v``); this module holds plain ``weight`` tensors and the loader folds each pair once
 (:func:`fold_weight_norm`), which is what the reference does with ``remove_weight_norm`` before inference.
 
-Inference-speed choices, all exact: the upsampler's ×2 gain is folded into its filter (a power of two, so
-bit-identical), the Snake writes its result in place into a buffer that already has the downsampler's
-replicate margins (no separate padding copy), and ``forward`` runs under ``torch.inference_mode``.
+Inference-speed choices: on the CPU in float32 each anti-aliased activation is one compiled kernel that works
+in cache-sized blocks (equal to the PyTorch form within float32 rounding); the PyTorch form (GPU, half
+precision) folds the upsampler's ×2 gain into its filter (a power of two, so bit-identical) and writes the
+Snake in place into a buffer that already has the downsampler's replicate margins; ``forward`` runs under
+``torch.inference_mode``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.audio.stitch import crossfade_windows
+from engine.models.bigvgan.fused_activation import anti_aliased_snake
 from engine.errors import ModelLoadError
 from engine.jobs import CancelToken, Progress
 
@@ -130,16 +133,20 @@ class Snake(nn.Module):
         self.alpha = nn.Parameter(initial.clone())
         self.beta = nn.Parameter(initial.clone()) if with_beta else None
 
-    def forward(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        """``out`` (same shape as ``x``) receives the result when given, saving an allocation."""
+    def coefficients(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per channel: the frequency ``a`` and the inverse magnitude ``1 / (b + ε)``."""
         alpha = self.alpha.exp() if self.logscale else self.alpha
         if self.beta is None:
             magnitude = alpha
         else:
             magnitude = self.beta.exp() if self.logscale else self.beta
-        inverse = (1.0 / (magnitude + SNAKE_EPS))[:, None]
+        return alpha, 1.0 / (magnitude + SNAKE_EPS)
+
+    def forward(self, x: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """``out`` (same shape as ``x``) receives the result when given, saving an allocation."""
+        alpha, inverse = self.coefficients()
         out = torch.mul(x, alpha[:, None], out=out)
-        return out.sin_().square_().mul_(inverse).add_(x)
+        return out.sin_().square_().mul_(inverse[:, None]).add_(x)
 
 
 class UpSample1d(nn.Module):
@@ -185,7 +192,9 @@ class DownSample1d(nn.Module):
 
 
 class Activation1d(nn.Module):
-    """Anti-aliased activation: upsample ×2, Snake, low-pass and downsample ×2."""
+    """Anti-aliased activation: upsample ×2, Snake, low-pass and downsample ×2. On the CPU in float32 the
+    steps run fused in one compiled kernel (:mod:`engine.models.bigvgan.fused_activation`); elsewhere as
+    PyTorch operations."""
 
     def __init__(self, channels: int, with_beta: bool, logscale: bool):
         super().__init__()
@@ -194,6 +203,9 @@ class Activation1d(nn.Module):
         self.downsample = DownSample1d()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type == "cpu" and x.dtype == torch.float32:
+            alpha, inverse = self.act.coefficients()
+            return anti_aliased_snake(x, alpha, inverse, self.upsample.filter, self.downsample.lowpass.filter)
         up = self.upsample(x)
         left, right = DOWNSAMPLE_PAD
         padded = up.new_empty(*up.shape[:-1], left + up.shape[-1] + right)
