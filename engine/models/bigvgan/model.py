@@ -229,8 +229,9 @@ class AMPBlock1(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for index, (conv1, conv2) in enumerate(zip(self.convs1, self.convs2)):
             residual = conv1(self.activations[2 * index](x))
-            residual = conv2(self.activations[2 * index + 1](residual))
-            x = x + residual
+            # In place on the fresh convolution output; the block's input itself is left alone (the other
+            # kernel sizes' blocks read it too).
+            x = conv2(self.activations[2 * index + 1](residual)).add_(x)
         return x
 
 

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.models.packed_linear import PackedLinear, pack_linears
 from engine.models.seedvc.config import SeedVCConfig
 
 # The reference registers ``input_pos`` for 16384 positions whatever the preset's block_size says.
@@ -78,7 +79,7 @@ class RMSNorm(nn.Module):
         """``x / rms(x)`` computed in float32, in ``x``'s dtype (without the learned weight). The mean square
         comes from one norm reduction: no squared copy of ``x`` is made."""
         x32 = x.float()
-        mean_square = torch.linalg.vector_norm(x32, dim=-1, keepdim=True).square_().div_(x.shape[-1])
+        mean_square = torch.linalg.vector_norm(x32, dim=-1, keepdim=True).square() / x.shape[-1]
         return (x32 * torch.rsqrt(mean_square + self.eps)).type_as(x)
 
 
@@ -118,18 +119,18 @@ class Attention(nn.Module):
     def __init__(self, dim: int, heads: int):
         super().__init__()
         self.heads = heads
-        self.wqkv = nn.Linear(dim, 3 * dim, bias=False)
-        self.wo = nn.Linear(dim, dim, bias=False)
+        self.wqkv = PackedLinear(dim, 3 * dim, bias=False)
+        self.wo = PackedLinear(dim, dim, bias=False)
 
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor],
                 key_mask: torch.Tensor | None, queries_from: int = 0) -> torch.Tensor:
         """Self-attention of every position of ``x``, or of those from ``queries_from`` on (over all keys)."""
         batch, length, dim = x.shape
         head_dim = dim // self.heads
-        weight = self.wqkv.weight
         if queries_from:
-            q = F.linear(x[:, queries_from:], weight[:dim]).view(batch, length - queries_from, self.heads, head_dim)
-            k, v = F.linear(x, weight[dim:]).view(batch, length, 2, self.heads, head_dim).unbind(2)
+            q = self.wqkv.fused(x[:, queries_from:], rows=slice(0, dim)).view(batch, length - queries_from,
+                                                                               self.heads, head_dim)
+            k, v = self.wqkv.fused(x, rows=slice(dim, None)).view(batch, length, 2, self.heads, head_dim).unbind(2)
         else:
             q, k, v = self.wqkv(x).view(batch, length, 3, self.heads, head_dim).unbind(2)
         cos, sin = rope
@@ -143,13 +144,15 @@ class FeedForward(nn.Module):
     def __init__(self, dim: int):
         super().__init__()
         hidden = find_multiple(int(2 * 4 * dim / 3), 256)
-        self.w1 = nn.Linear(dim, hidden, bias=False)
-        self.w3 = nn.Linear(dim, hidden, bias=False)
-        self.w2 = nn.Linear(hidden, dim, bias=False)
+        self.w1 = PackedLinear(dim, hidden, bias=False)
+        self.w3 = PackedLinear(dim, hidden, bias=False)
+        self.w2 = PackedLinear(hidden, dim, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # In place on fresh products (this model only runs inference): two full-size temporaries fewer.
-        return self.w2(F.silu(self.w1(x), inplace=True).mul_(self.w3(x)))
+    def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """``residual + w2(silu(w1·x) · w3·x)``; the SiLU, the product and the sum are applied as each product
+        is written."""
+        gated = self.w3.fused(x, combine="mul", other=self.w1.fused(x, silu=True))
+        return self.w2.fused(gated, combine="add", other=residual)
 
 
 class TransformerBlock(nn.Module):
@@ -166,7 +169,7 @@ class TransformerBlock(nn.Module):
                 key_mask: torch.Tensor | None, keep_from: int = 0) -> torch.Tensor:
         """The block's output at the positions from ``keep_from`` on (all of them attend to every position)."""
         h = self.attention(self.attention_norm(x, condition), rope, key_mask, keep_from).add_(x[:, keep_from:])
-        return self.feed_forward(self.ffn_norm(h, condition)).add_(h)
+        return self.feed_forward(self.ffn_norm(h, condition), h)
 
 
 class Transformer(nn.Module):
@@ -431,6 +434,7 @@ class SeedVC(nn.Module):
         self.config = config
         self.cfm = CFM(config)
         self.length_regulator = LengthRegulator(config)
+        pack_linears(self)  # the other linear layers take the packed CPU path too
 
     @property
     def estimator(self) -> DiT:

@@ -22,6 +22,7 @@ from torch import nn
 
 from engine.errors import ModelLoadError
 from engine.models.checkpoint import load_strict
+from engine.models.packed_linear import pack_linears
 
 __all__ = ["FRAME_SAMPLES", "SAMPLE_RATE", "WhisperContentEncoder", "load_model"]
 
@@ -68,7 +69,7 @@ class WhisperContentEncoder(nn.Module):
 
     def __init__(self, encoder: nn.Module, feature_extractor: Any):
         super().__init__()
-        self.encoder = encoder
+        self.encoder = pack_linears(encoder)  # its attention and feed-forward products on the packed CPU path
         self.feature_extractor = feature_extractor
 
     @property
