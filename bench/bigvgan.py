@@ -4,7 +4,8 @@
     .venv/bin/python bench/bigvgan.py --seconds 10 --device cuda --repeats 3
 
 Modes, interleaved in each repeat so that machine load hits them alike:
-  * ``single pass``  – ``vocoder(mel)`` (weight norm folded at load, fused anti-aliased activations);
+  * ``single pass``  – ``vocoder(mel)`` (weight norm folded at load; on the CPU each anti-aliased
+    activation is one compiled kernel, :mod:`engine.models.bigvgan.fused_activation`);
   * ``vocode_long``  – the same through ``vocode_long`` (windows of ``--window`` frames with the
     receptive-field margin and crossfade), to show the chunking overhead;
   * ``unfused peer`` – the same weights with the weight norm recomputed at every forward
