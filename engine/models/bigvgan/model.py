@@ -27,9 +27,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.audio.stitch import crossfade_windows
-from engine.models.bigvgan.fused_activation import anti_aliased_snake
 from engine.errors import ModelLoadError
 from engine.jobs import CancelToken, Progress
+
+try:
+    from engine.models.bigvgan.fused_activation import anti_aliased_snake
+except ImportError:  # numba missing (a GPU-only install): every device takes the PyTorch steps
+    anti_aliased_snake = None
 
 # The anti-aliasing resamplers of every BigVGAN v2 config: ratio 2, 12 taps.
 RESAMPLE_RATIO = 2
@@ -203,7 +207,7 @@ class Activation1d(nn.Module):
         self.downsample = DownSample1d()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and x.dtype == torch.float32:
+        if anti_aliased_snake is not None and x.device.type == "cpu" and x.dtype == torch.float32:
             alpha, inverse = self.act.coefficients()
             return anti_aliased_snake(x, alpha, inverse, self.upsample.filter, self.downsample.lowpass.filter)
         up = self.upsample(x)
